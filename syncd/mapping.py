@@ -1,0 +1,281 @@
+"""The mapping file admins edit (``mappings/*.yaml``): a closed, versioned schema.
+
+It says which HubSpot contacts qualify as leads to hand over, which Salesforce field each value
+goes to, how the handoff brief reads, and what to do with Leads Sales already converted. It maps
+fields and rules; it never describes HTTP. ``syncd mapping validate`` checks it and every problem
+names the file, line and field; ``syncd mapping schema`` prints the JSON Schema editors use.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from syncd import templates
+from syncd.errors import ConfigError, Problem
+from syncd.yamlsource import YamlDocument, load_yaml, validate
+
+MAPPING_VERSION = 1
+BUNDLED_MAPPING = "hubspot-to-salesforce.yaml"
+
+# HubSpot allows 6 filters per filter group (search API docs, 2026); the read window takes 3
+# (lastmodifieddate >= start, lastmodifieddate <= end, hs_object_id > last seen).
+MAX_QUALIFY_CONDITIONS = 3
+
+_PROPERTY_NAME = r"^[a-z0-9_]+$"
+_SF_FIELD_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_template(source: str | None) -> str | None:
+    """Reject a template that does not parse, saying on which of its lines."""
+    if source is not None:
+        try:
+            templates.analyse(source)
+        except templates.TemplateProblem as exc:
+            where = f" (line {exc.lineno} of the template)" if exc.lineno and "\n" in source else ""
+            raise ValueError(f"{exc}{where}") from None
+    return source
+
+
+class Condition(_Closed):
+    """One condition a contact must meet to be handed over. Use exactly one operator key."""
+
+    property: str = Field(pattern=_PROPERTY_NAME, description="HubSpot contact property (internal name).")
+    equals: str | int | float | bool | None = None
+    not_equals: str | int | float | bool | None = None
+    in_: list[str] | None = Field(default=None, alias="in", description="Value is one of these.")
+    not_in: list[str] | None = None
+    gt: str | int | float | None = None
+    gte: str | int | float | None = None
+    lt: str | int | float | None = None
+    lte: str | int | float | None = None
+    exists: bool | None = Field(default=None, description="true: the property has a value; false: it is empty.")
+    contains_token: str | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> "Condition":
+        used = self.operators()
+        if len(used) != 1:
+            names = "equals, not_equals, in, not_in, gt, gte, lt, lte, exists, contains_token"
+            raise ValueError(f"use exactly one operator ({names}); found {len(used) or 'none'}")
+        return self
+
+    def operators(self) -> dict[str, Any]:
+        return {
+            ("in" if name == "in_" else name): value
+            for name, value in self
+            if name != "property" and value is not None
+        }
+
+    # `property` is a field name here, so the decorator needs its full name.
+    @builtins.property
+    def operator(self) -> str:
+        return next(iter(self.operators()))
+
+    @builtins.property
+    def operand(self) -> Any:
+        return next(iter(self.operators().values()))
+
+
+class FieldRule(_Closed):
+    """Where one Salesforce field's value comes from. Use exactly one of from/history/template/value."""
+
+    from_: str | None = Field(default=None, alias="from", pattern=_PROPERTY_NAME,
+                              description="HubSpot contact property whose current value is copied.")
+    history: str | None = Field(default=None, pattern=_PROPERTY_NAME,
+                                description="HubSpot property whose past values are listed, newest first "
+                                            "(e.g. recent_conversion_event_name: every form the lead filled).")
+    template: str | None = Field(default=None, description="Jinja template; contact properties are variables.")
+    value: str | int | float | bool | None = Field(default=None, description="A constant.")
+    values: dict[str, str | None] | None = Field(
+        default=None, description="Translate HubSpot values to Salesforce values (e.g. picklists).")
+    default: str | int | float | bool | None = Field(
+        default=None, description="Used when the value is empty, or not in `values`.")
+    type: Literal["string", "number", "boolean", "date", "datetime"] = Field(
+        default="string", description="Salesforce field type the value is converted to.")
+    max_length: int | None = Field(default=None, ge=1,
+                                   description="Cut longer text (with an ellipsis) instead of letting Salesforce reject it.")
+    limit: int = Field(default=10, ge=1, le=100, description="history: how many past values at most.")
+    separator: str = Field(default="; ", description="history: text between values.")
+
+    _template_parses = field_validator("template")(_check_template)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "FieldRule":
+        kinds = [k for k, v in (("from", self.from_), ("history", self.history),
+                                ("template", self.template), ("value", self.value)) if v is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "use exactly one of from, history, template, value; found "
+                + (", ".join(kinds) if kinds else "none")
+            )
+        return self
+
+
+class ConvertedRule(_Closed):
+    """What to do when Sales has already converted the Lead (Salesforce refuses to update it)."""
+
+    action: Literal["update_contact", "skip"] = Field(
+        default="update_contact",
+        description="update_contact: follow ConvertedContactId and write contact_fields there; skip: leave it.")
+    contact_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Lead field (as mapped above) -> Contact field it is written to after conversion.")
+
+
+class SalesforceTarget(_Closed):
+    object: Literal["Lead"] = Field(default="Lead", description="Salesforce object created for each lead.")
+    external_id_field: str = Field(
+        pattern=_SF_FIELD_NAME,
+        description="External-ID field on Lead that holds the HubSpot contact id (upsert key).")
+    match_by_email: bool = Field(
+        default=True, description="Link a contact to an existing Lead with the same email instead of creating one.")
+    converted: ConvertedRule = Field(default_factory=ConvertedRule)
+
+
+class Brief(_Closed):
+    """The handoff brief: a few lines a sales rep reads in ten seconds."""
+
+    field: str = Field(pattern=_SF_FIELD_NAME, description="Long-text Lead field the brief is written to.")
+    max_length: int = Field(default=32000, ge=100, le=131072)
+    template: str
+
+    _template_parses = field_validator("template")(_check_template)
+
+
+class Attribution(_Closed):
+    """What the closed-loop report groups leads by; recorded when a lead is handed over."""
+
+    source: str = Field(default="hs_analytics_source", pattern=_PROPERTY_NAME)
+    campaign: str = Field(default="utm_campaign", pattern=_PROPERTY_NAME)
+    content: str = Field(default="first_conversion_event_name", pattern=_PROPERTY_NAME,
+                         description="The first converting content (form, ebook, webinar).")
+
+
+class Mapping(_Closed):
+    version: Literal[1] = Field(description="Mapping format version. This is version 1.")
+    description: str | None = None
+    qualify: list[Condition] = Field(
+        min_length=1, description="A contact is handed over when it meets ALL of these conditions.")
+    salesforce: SalesforceTarget
+    fields: dict[str, FieldRule] = Field(description="Salesforce Lead field -> where its value comes from.")
+    brief: Brief | None = None
+    attribution: Attribution = Field(default_factory=Attribution)
+
+    # Derived, filled by load_mapping(); not part of the file.
+    source: str = Field(default="", exclude=True)
+
+    # Derived views below are computed once per (frozen) mapping: the planner asks per contact.
+    @functools.cached_property
+    def _rules(self) -> dict[str, FieldRule]:
+        rules = dict(self.fields)
+        if self.brief is not None:
+            rules[self.brief.field] = FieldRule(template=self.brief.template,
+                                                max_length=self.brief.max_length)
+        return rules
+
+    def all_rules(self) -> dict[str, FieldRule]:
+        return self._rules
+
+    @functools.cached_property
+    def _properties(self) -> list[str]:
+        """Every HubSpot property the mapping reads (current values)."""
+        props = {"email", "lastmodifieddate", "hs_object_id"}
+        props.update(c.property for c in self.qualify)
+        props.update((self.attribution.source, self.attribution.campaign, self.attribution.content))
+        for rule in self.all_rules().values():
+            if rule.from_:
+                props.add(rule.from_)
+            if rule.template:
+                props.update(templates.analyse(rule.template).properties)
+        return sorted(props)
+
+    def properties_to_read(self) -> list[str]:
+        """Every HubSpot property the mapping reads (current values)."""
+        return list(self._properties)
+
+    @functools.cached_property
+    def _history(self) -> list[str]:
+        props: set[str] = set()
+        for rule in self.all_rules().values():
+            if rule.history:
+                props.add(rule.history)
+            if rule.template:
+                props.update(templates.analyse(rule.template).history_properties)
+        return sorted(props)
+
+    def history_properties(self) -> list[str]:
+        return list(self._history)
+
+
+def _semantic_problems(mapping: Mapping, doc: YamlDocument) -> list[Problem]:
+    """Checks that span several keys, located at the key that has to change."""
+    problems: list[Problem] = []
+
+    def add(loc: tuple[str | int, ...], message: str) -> None:
+        line, column = doc.position(loc)
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        problems.append(Problem(str(doc.path), field, message, line, column))
+
+    if len(mapping.qualify) > MAX_QUALIFY_CONDITIONS:
+        add(("qualify",), f"at most {MAX_QUALIFY_CONDITIONS} conditions (HubSpot search allows 6 "
+            "filters per query and the incremental read window uses 3); combine values with `in`")
+    ext = mapping.salesforce.external_id_field
+    if ext in mapping.fields:
+        add(("fields", ext), f"{ext} is the external-id field; syncd fills it with the HubSpot "
+            "contact id, so it must not be mapped")
+    if mapping.brief and mapping.brief.field in mapping.fields:
+        add(("brief", "field"), f"{mapping.brief.field} is also mapped under fields; a field can "
+            "have only one source")
+    for name, rule in mapping.fields.items():
+        if not re.match(_SF_FIELD_NAME, name):
+            add(("fields", name), "not a Salesforce field API name")
+        if rule.values is not None and rule.from_ is None:
+            add(("fields", name, "values"), "`values` translates a property's value; use it with `from`")
+        if rule.type in ("number", "boolean") and rule.max_length:
+            add(("fields", name, "max_length"), f"max_length does not apply to type {rule.type}")
+    mapped = set(mapping.fields) | ({mapping.brief.field} if mapping.brief else set())
+    for lead_field in mapping.salesforce.converted.contact_fields:
+        if lead_field not in mapped:
+            add(("salesforce", "converted", "contact_fields", lead_field),
+                f"{lead_field} is not mapped under fields or brief, so there is no value to copy")
+    return problems
+
+
+def bundled_mapping_path() -> Path:
+    return Path(str(resources.files("mappings").joinpath(BUNDLED_MAPPING)))
+
+
+def load_mapping(path: Path | str | None = None) -> Mapping:
+    """Load and fully validate a mapping file; raise ConfigError listing every problem."""
+    doc = load_yaml(path or bundled_mapping_path())
+    data = doc.data
+    if isinstance(data, dict) and data.get("version") not in (None, MAPPING_VERSION):
+        line, column = doc.position(("version",))
+        raise ConfigError(Problem(str(doc.path), "version",
+                                  f"this syncd reads mapping version {MAPPING_VERSION}, "
+                                  f"the file says {data.get('version')!r}", line, column))
+    mapping = validate(Mapping, doc)
+    problems = _semantic_problems(mapping, doc)
+    if problems:
+        raise ConfigError(problems)
+    return mapping.model_copy(update={"source": str(doc.path)})
+
+
+def mapping_json_schema() -> dict[str, Any]:
+    schema = Mapping.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://github.com/syncd/syncd/mappings/mapping.schema.json"
+    schema["title"] = "syncd mapping (version 1)"
+    schema.get("properties", {}).pop("source", None)
+    return schema

@@ -1,0 +1,94 @@
+"""Fixtures for tests that drive syncd against the emulators over real HTTPS."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from emulators.hubspot import HubSpotEmulator
+from emulators.salesforce import SalesforceEmulator
+from emulators.stack import Stack, start_stack
+from syncd import app
+from syncd.cli import main
+from syncd.runner import RunResult
+
+UTC = dt.timezone.utc
+
+
+def qualified(n: int, start: int = 0, **extra: str) -> list[dict[str, str]]:
+    """n MQL contacts with distinct emails and enough context to map."""
+    return [{"firstname": f"First{i}", "lastname": f"Last{i}", "email": f"lead{i}@example.com",
+             "company": f"Company {i}", "lifecyclestage": "marketingqualifiedlead",
+             "hs_analytics_source": "ORGANIC_SEARCH", "hs_analytics_source_data_1": "Google",
+             "recent_conversion_event_name": "Ebook", "hs_analytics_num_page_views": str(i % 50),
+             "pain_points": "slow handoff", **extra}
+            for i in range(start, start + n)]
+
+
+@dataclass
+class Syncd:
+    """syncd wired to a fresh pair of emulators; runs cycles in-process or via the CLI."""
+
+    stack: Stack
+    tmp: Path
+
+    @property
+    def hubspot(self) -> HubSpotEmulator:
+        return self.stack.hubspot
+
+    @property
+    def salesforce(self) -> SalesforceEmulator:
+        return self.stack.salesforce
+
+    def run(self, *, dry_run: bool = False, full: bool = False, **kwargs) -> RunResult:
+        loaded = app.load(self.stack.config_path, env={})
+        store = app.open_store(loaded.settings)
+        try:
+            return app.forward_sync(loaded, store, **kwargs).run(dry_run=dry_run, full=full)
+        finally:
+            store.close()
+
+    def cli(self, *args: str) -> int:
+        return main([*args, "--config", str(self.stack.config_path)])
+
+    def store(self):
+        loaded = app.load(self.stack.config_path, env={}, require_credentials=False)
+        return app.open_store(loaded.settings)
+
+    def leads(self) -> list[dict]:
+        return [lead for lead in self.salesforce.all("Lead")]
+
+    def leads_by_hubspot_id(self) -> dict[str, dict]:
+        by_id: dict[str, dict] = {}
+        for lead in self.leads():
+            key = lead.get("HubSpot_Contact_Id__c")
+            assert key not in by_id, f"two Leads for HubSpot contact {key}"
+            if key:
+                by_id[key] = lead
+        return by_id
+
+    def soql(self, query: str) -> list[dict]:
+        """Run a SOQL query over HTTPS through syncd's own Salesforce connector."""
+        loaded = app.load(self.stack.config_path, env={})
+        return app.salesforce_connector(loaded.settings).query(query)
+
+    def salesforce_writes(self) -> int:
+        """Collections write calls (upserts and updates) the Salesforce emulator answered."""
+        return self.salesforce.requests.count(method="PATCH", path_contains="/composite/sobjects")
+
+    def write_config(self, **kwargs) -> Path:
+        return self.stack.write_config(**kwargs)
+
+
+@pytest.fixture
+def syncd(tmp_path: Path) -> Iterator[Syncd]:
+    hubspot = HubSpotEmulator(access_tokens=(), rate_limits=False)
+    stack = start_stack(tmp_path / "stack", hubspot=hubspot, salesforce=SalesforceEmulator())
+    try:
+        yield Syncd(stack, tmp_path)
+    finally:
+        stack.stop()
