@@ -83,25 +83,27 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
 
 
 def _run_once(loaded, store, *, dry_run: bool, full: bool, human: bool):  # noqa: ANN001, ANN202
-    from syncd import app, console
+    from syncd import console
+    from syncd.cycle import run_cycle
 
     if human:
         with console.RunProgress(stderr) as progress:
-            result = app.forward_sync(loaded, store, progress=progress).run(dry_run=dry_run, full=full)
-        stdout.print(console.run_summary(result))
-        if result.planned:
-            stdout.print(console.planned_table(result.planned))
-        if result.rejections:
-            stdout.print(console.rejections_table(result.rejections[:20], "Rejected in this run"))
-        if result.error:
-            stderr.print(f"[red]error:[/red] {result.error}", highlight=False)
+            cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, progress=progress)
+        for result in cycle.results:
+            stdout.print(console.run_summary(result))
+            if result.planned:
+                stdout.print(console.planned_table(result.planned))
+            if result.rejections:
+                stdout.print(console.rejections_table(result.rejections[:20], "Rejected in this run"))
+            if result.error:
+                stderr.print(f"[red]error:[/red] {result.error}", highlight=False)
     else:
-        result = app.forward_sync(loaded, store).run(dry_run=dry_run, full=full)
-        if result.planned:
+        cycle = run_cycle(loaded, store, dry_run=dry_run, full=full)
+        for result in cycle.results:
             for write in result.planned:
                 print(json.dumps({"event": "plan.write", "hubspot_id": write.hubspot_id, "kind": write.kind,
                                   "target_id": write.target_id, "fields": write.fields}, default=str))
-    return result
+    return cycle
 
 
 @cli.group()

@@ -23,7 +23,7 @@ from emulators.demo_data import demo_contacts
 from emulators.stack import Stack, start_stack
 from syncd import app, console
 from syncd.logs import configure_logging
-from syncd.runner import RunResult
+from syncd.cycle import CycleResult, run_cycle
 
 out = Console()
 err = Console(stderr=True)
@@ -46,7 +46,7 @@ def seed(stack: Stack, count: int, now: dt.datetime) -> dict[str, int]:
             hubspot.update_contact(contact_id, {"recent_conversion_event_name": form}, at=at)
         # the last touch: lifecycle stage set by the scoring workflow a little before now
         hubspot.update_contact(contact_id, {"lifecyclestage": item.properties["lifecyclestage"]},
-                               at=now - dt.timedelta(minutes=30))
+                               at=now - dt.timedelta(minutes=2))
         qualified += item.properties["lifecyclestage"] in ("marketingqualifiedlead", "salesqualifiedlead")
     # A rep already typed in one of the qualified leads: syncd must link to it, not duplicate it.
     existing = next(c for c in contacts if c.properties["lifecyclestage"] == "salesqualifiedlead")
@@ -69,14 +69,15 @@ def _lead_table(leads: list[dict]) -> Table:
     return table
 
 
-def _cycle(stack: Stack, *, human: bool) -> RunResult:
+def _cycle(stack: Stack, *, human: bool) -> CycleResult:
+    """Exactly what `syncd run --once` runs."""
     loaded = app.load(stack.config_path, env={})
     store = app.open_store(loaded.settings)
     try:
         if human:
             with console.RunProgress(err) as progress:
-                return app.forward_sync(loaded, store, progress=progress).run()
-        return app.forward_sync(loaded, store).run()
+                return run_cycle(loaded, store, progress=progress)
+        return run_cycle(loaded, store)
     finally:
         store.close()
 
@@ -96,7 +97,8 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
     """
     directory = directory or Path(tempfile.mkdtemp(prefix="syncd-demo-"))
     stack = start_stack(directory)
-    human = configure_logging("auto", "warning" if sys.stderr.isatty() else "info",
+    first = second = None
+    human = configure_logging("auto", "error" if sys.stderr.isatty() else "info",
                               [stack.hubspot_token, stack.salesforce_client_secret])
     try:
         seeded = seed(stack, contacts, dt.datetime.now(dt.timezone.utc))
@@ -107,8 +109,8 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
                 f"seeded {seeded['contacts']} HubSpot contacts ({seeded['qualified']} qualified), "
                 f"1 Lead already in Salesforce\nconfig {stack.config_path}",
                 title="syncd demo"))
-        first = _cycle(stack, human=human)
-        second = _cycle(stack, human=human)
+        first = _cycle(stack, human=human).forward
+        second = _cycle(stack, human=human).forward
         leads = sorted(stack.salesforce.all("Lead"), key=lambda l: l.get("HubSpot_Contact_Id__c") or "")
         if human:
             out.print(console.run_summary(first))
@@ -134,6 +136,6 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
         pass
     finally:
         stack.stop()
-    failed = first.error or second.error
+    failed = next((r.error for r in (first, second) if r is not None and r.error), None)
     if failed:
         raise click.ClickException(str(failed))

@@ -186,7 +186,11 @@ class ForwardSync:
         return engine.resolve_email_matches(plan, existing, self.mapping)
 
     # -- the cycle ------------------------------------------------------------------------
-    def run(self, *, dry_run: bool = False, full: bool = False) -> RunResult:
+    def run(self, *, dry_run: bool = False, full: bool = False,
+            should_stop: Callable[[], bool] | None = None) -> RunResult:
+        """One cycle. ``should_stop`` is asked between batches (the service's SIGTERM): when it
+        says yes, the batch in flight is finished and committed, the cursor stays where it was,
+        and the run ends as "interrupted"; the next run re-reads the window and converges."""
         run_id = str(uuid.uuid4())
         structlog.contextvars.bind_contextvars(run_id=run_id, pipeline=self.pipeline)
         started = time.monotonic()
@@ -203,7 +207,11 @@ class ForwardSync:
             self.store.start_run(run_id, self.pipeline, dry_run=dry_run)
         buffer: list[Write] = []
         try:
+            stopped = False
             for contacts in self._batches(window):
+                if should_stop is not None and should_stop():
+                    stopped = True
+                    break
                 counts["read"] += len(contacts)
                 ids = [c.id for c in contacts]
                 plan = engine.plan_forward(contacts, self.mapping,
@@ -230,10 +238,15 @@ class ForwardSync:
                     self._flush(head, run_id, counts, result.rejections)
             if not dry_run:
                 self._flush(buffer, run_id, counts, result.rejections)
-                new_cursor = advance(cursor, window)
-                self.store.set_cursor(self.pipeline, CONTACTS_CURSOR, new_cursor)
-                log.info("cursor.advanced", cursor=CONTACTS_CURSOR, value=new_cursor, previous=cursor)
-            result.status = "dry_run" if dry_run else ("partial" if counts["rejected"] else "ok")
+                if not stopped:
+                    new_cursor = advance(cursor, window)
+                    self.store.set_cursor(self.pipeline, CONTACTS_CURSOR, new_cursor)
+                    log.info("cursor.advanced", cursor=CONTACTS_CURSOR, value=new_cursor, previous=cursor)
+            if stopped:
+                result.status = "interrupted"
+                log.warning("run.stopping", reason="stop requested", committed="batches written so far")
+            else:
+                result.status = "dry_run" if dry_run else ("partial" if counts["rejected"] else "ok")
         except SyncdError as exc:
             result.status, result.error = "failed", exc
             log.error("run.failed", error=str(exc), error_type=type(exc).__name__,
