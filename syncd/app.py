@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.http import SyncdSession
+from connectors.trust import trust_bundle
 from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import SalesforceConnector
 from connectors.salesforce_auth import SalesforceAuth
@@ -42,12 +43,16 @@ def open_store(settings: Settings) -> StateStore:
     return store
 
 
+def _ca_bundle(settings: Settings) -> str | None:
+    return trust_bundle(settings.tls.ca_bundle, Path(settings.state.directory))
+
+
 def hubspot_connector(settings: Settings) -> HubSpotConnector:
     hs = settings.hubspot
     return HubSpotConnector(
         access_token=_secret(hs.access_token) or "",
         base_url=str(hs.base_url),
-        ca_bundle=str(settings.tls.ca_bundle) if settings.tls.ca_bundle else None,
+        ca_bundle=_ca_bundle(settings),
         timeout=hs.timeout_seconds, max_retries=hs.max_retries,
         search_requests_per_second=hs.search_requests_per_second,
     )
@@ -55,7 +60,7 @@ def hubspot_connector(settings: Settings) -> HubSpotConnector:
 
 def salesforce_connector(settings: Settings) -> SalesforceConnector:
     sf = settings.salesforce
-    session = SyncdSession(ca_bundle=str(settings.tls.ca_bundle) if settings.tls.ca_bundle else None,
+    session = SyncdSession(ca_bundle=_ca_bundle(settings),
                            timeout=sf.timeout_seconds, max_retries=sf.max_retries)
     private_key = _secret(sf.auth.private_key)
     if private_key is None and sf.auth.private_key_file is not None:

@@ -44,8 +44,9 @@ class Syncd:
     def salesforce(self) -> SalesforceEmulator:
         return self.stack.salesforce
 
-    def run(self, *, dry_run: bool = False, full: bool = False, **kwargs) -> RunResult:
-        loaded = app.load(self.stack.config_path, env={})
+    def run(self, *, dry_run: bool = False, full: bool = False, env: dict[str, str] | None = None,
+            **kwargs) -> RunResult:
+        loaded = app.load(self.stack.config_path, env=env or {})
         store = app.open_store(loaded.settings)
         try:
             return app.forward_sync(loaded, store, **kwargs).run(dry_run=dry_run, full=full)

@@ -1,0 +1,144 @@
+"""The command line as a user meets it: exit codes, one-line errors, status, demo, docs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import cli, main
+from syncd.errors import ExitCode
+from syncd.logs import SecretScrubber
+from syncd.mapping import mapping_json_schema
+from tests.conftest import qualified
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _api_calls(syncd) -> int:
+    return len(syncd.hubspot.requests.entries()) + len(syncd.salesforce.requests.entries())
+
+
+@pytest.mark.parametrize("mapping_text,expected", [
+    ("version: 1\nqualify: [{property: lifecyclestage, in: [salesqualifiedlead]}]\n"
+     "salesforce: {external_id_field: X__c, matchbyemail: true}\nfields: {LastName: {from: lastname}}\n",
+     r"bad\.yaml:3:\d+: salesforce\.matchbyemail: unknown key"),
+    ("version: 1\nqualify: [{property: lifecyclestage, in: [x]}]\nsalesforce: {external_id_field: X__c}\n"
+     "fields:\n  LastName: {from: lastname, type: integer}\n",
+     r"bad\.yaml:5:\d+: fields\.LastName\.type: .*'string'"),
+    ("version: 1\nqualify: [{property: lifecyclestage, in: [x]}\n",
+     r"bad\.yaml:\d+:\d+: YAML syntax error"),
+], ids=["unknown-key", "bad-value", "bad-yaml"])
+def test_a_broken_mapping_fails_before_any_api_call_naming_file_line_and_field(syncd, capsys, mapping_text, expected):
+    bad = syncd.tmp / "bad.yaml"
+    bad.write_text(mapping_text)
+    syncd.write_config(mapping=bad)
+    assert syncd.cli("run", "--once") == ExitCode.CONFIG_ERROR
+    assert re.search(expected, capsys.readouterr().err)
+    assert _api_calls(syncd) == 0
+
+
+def test_a_broken_config_reports_every_problem_before_any_api_call(syncd, capsys):
+    config = syncd.stack.config_path
+    config.write_text(config.read_text().replace("hubspot:\n", "hubspot:\n  acess_token: x\n")
+                      + "sync:\n  lookback_minutes: lots\n")
+    assert syncd.cli("run", "--once") == ExitCode.CONFIG_ERROR
+    err = capsys.readouterr().err
+    assert re.search(r"syncd\.yaml:3:3: hubspot\.acess_token: unknown key 'acess_token' \(did you mean 'access_token'\?\)", err)
+    assert "sync.lookback_minutes" in err and "2 problems" in err
+    assert _api_calls(syncd) == 0
+
+
+def test_a_missing_token_says_how_to_provide_it_and_exits_4(syncd, capsys):
+    (syncd.stack.directory / "secrets" / "hubspot_access_token").unlink()
+    assert syncd.cli("run", "--once") == ExitCode.CONFIG_ERROR
+    err = capsys.readouterr().err
+    assert "hubspot.access_token_file" in err and _api_calls(syncd) == 0
+
+
+def test_status_shows_runs_watermarks_and_rejections(syncd, capsys):
+    contacts = qualified(3)
+    contacts[1]["company"] = "C" * 300
+    syncd.hubspot.create_contacts(contacts)
+    assert syncd.cli("run", "--once") == ExitCode.RECORDS_REJECTED
+    capsys.readouterr()
+    assert syncd.cli("status", "--json") == ExitCode.OK
+    status = json.loads(capsys.readouterr().out)
+    assert status["linked_contacts"] == 2 and status["rejected_records"] == 1
+    assert status["runs"][0]["status"] == "partial" and status["runs"][0]["counts"]["created"] == 2
+    assert status["rejections"][0]["code"] == "STRING_TOO_LONG"
+    assert "hubspot.contacts.lastmodifieddate" in status["watermarks"]
+
+
+def test_run_once_output_and_logs_never_contain_a_secret(syncd, capsys):
+    contacts = qualified(3)
+    contacts[0]["company"] = "C" * 300
+    syncd.hubspot.create_contacts(contacts)
+    syncd.salesforce.inject_fault("PATCH", "/composite", 401,
+                                  [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+    syncd.cli("run", "--once")
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    assert '"run.finished"' in output
+    for secret in (syncd.stack.hubspot_token, syncd.stack.salesforce_client_secret):
+        assert secret not in output
+    state = (syncd.stack.directory / "state" / "syncd.db").read_bytes()
+    assert syncd.stack.hubspot_token.encode() not in state
+
+
+def test_the_scrubber_masks_configured_secrets_anywhere_in_an_event():
+    scrub = SecretScrubber(["pat-secret-123", "s3cr3t-value"])
+    event = scrub(None, "info", {"event": "x", "message": "Bearer pat-secret-123 refused",
+                                 "nested": {"list": ["ok", "a s3cr3t-value b"]}, "client_secret": "anything"})
+    assert "pat-secret-123" not in json.dumps(event) and "s3cr3t-value" not in json.dumps(event)
+    assert event["client_secret"] == "***" and event["nested"]["list"][0] == "ok"
+
+
+def test_mapping_validate_accepts_the_bundled_mapping(capsys):
+    assert main(["mapping", "validate", str(ROOT / "mappings" / "hubspot-to-salesforce.yaml")]) == 0
+    assert capsys.readouterr().out.startswith("ok ")
+
+
+def test_the_shipped_json_schema_matches_the_models():
+    shipped = json.loads((ROOT / "mappings" / "mapping.schema.json").read_text())
+    assert shipped == json.loads(json.dumps(mapping_json_schema())), \
+        "run: syncd mapping schema -o mappings/mapping.schema.json"
+
+
+def _commands(group, prefix=""):
+    for name, command in sorted(group.commands.items()):
+        yield f"{prefix}{name}"
+        if hasattr(command, "commands"):
+            yield from _commands(command, f"{prefix}{name} ")
+
+
+def test_every_command_is_documented_in_the_readme_and_has_an_example():
+    main(["--version"])            # registers optional commands
+    readme = (ROOT / "README.md").read_text()
+    for name in _commands(cli):
+        command = cli
+        for part in name.split():
+            command = command.commands[part]
+        if hasattr(command, "commands"):
+            continue
+        assert f"syncd {name}" in readme, f"`syncd {name}` is not in README.md"
+        assert "Example" in (command.help or ""), f"`syncd {name} --help` has no example"
+
+
+def test_the_demo_runs_a_full_cycle_without_credentials(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    done = subprocess.run([sys.executable, "-m", "syncd.cli", "demo", "--dir", str(tmp_path / "demo")],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    finished = [json.loads(line) for line in done.stdout.splitlines() if '"demo.finished"' in line]
+    assert len(finished) == 1
+    summary = finished[0]
+    assert summary["first_run"]["created"] >= 20 and summary["first_run"]["linked_by_email"] == 1
+    assert summary["first_run"]["rejected"] == 1
+    assert summary["second_run"].get("created", 0) + summary["second_run"].get("updated", 0) == 0
+    assert summary["leads_in_salesforce"] == summary["first_run"]["created"] + 1
