@@ -73,6 +73,13 @@ def _contact_write(source: Write, mapping: Mapping, contact_id: str, lead_id: st
                  target_id=contact_id, lead_id=lead_id, attribution=source.attribution)
 
 
+def input_hash(contact: Contact, mapping: Mapping) -> str:
+    """Fingerprint of a contact's values and the mapping that reads them."""
+    return payload_hash({"mapping": mapping.model_dump(mode="json", by_alias=True),
+                         "properties": contact.properties,
+                         "history": {k: [(h.value, h.timestamp) for h in v] for k, v in contact.history.items()}})
+
+
 def attribution(contact: Contact, mapping: Mapping) -> tuple[str | None, str | None, str | None]:
     a = mapping.attribution
     return tuple(contact.properties.get(p) or None for p in (a.source, a.campaign, a.content))  # type: ignore[return-value]
@@ -86,10 +93,17 @@ def plan_forward(contacts: Iterable[Contact], mapping: Mapping, links: dict[str,
         if not qualifies(contact, mapping.qualify):
             plan.not_qualified.append(contact.id)
             continue
+        previous = rejections.get(contact.id)
         try:
             fields = render_fields(contact, mapping)
         except FieldError as exc:
-            plan.rejected.append(Rejection(contact.id, exc.code, str(exc), None))
+            # Fingerprint the input instead of a payload: the same contact under the same mapping
+            # fails the same way, so it is "still rejected", not rejected again.
+            fingerprint = input_hash(contact, mapping)
+            if previous is not None and previous.payload_hash == fingerprint:
+                plan.still_rejected.append(contact.id)
+            else:
+                plan.rejected.append(Rejection(contact.id, exc.code, str(exc), fingerprint))
             continue
         link = links.get(contact.id)
         write = Write(contact.id, "upsert", fields, payload_hash(fields), email=contact.email,
@@ -102,7 +116,6 @@ def plan_forward(contacts: Iterable[Contact], mapping: Mapping, links: dict[str,
         if link is not None and link.payload_hash == write.payload_hash:
             plan.unchanged.append(contact.id)
             continue
-        previous = rejections.get(contact.id)
         if previous is not None and not previous.retryable and previous.payload_hash == write.payload_hash:
             plan.still_rejected.append(contact.id)
             continue

@@ -85,3 +85,14 @@ def test_a_converted_link_goes_straight_to_the_contact_next_time():
     link = Link("1", "00Q1", "003X", converted=True, payload_hash="old")
     (write,) = engine.plan_forward([contact("1")], mapping(), {"1": link}, {}).writes
     assert (write.kind, write.target_id) == ("contact_update", "003X")
+
+
+def test_a_record_the_mapping_cannot_render_is_rejected_once_then_still_rejected_until_it_changes():
+    bad = contact("1", hs_analytics_num_page_views="lots")
+    first = engine.plan_forward([bad], mapping(), {}, {})
+    (rejection,) = first.rejected
+    assert rejection.code == "SYNCD_INVALID_NUMBER"
+    again = engine.plan_forward([bad], mapping(), {}, {"1": rejection})
+    assert again.rejected == [] and again.still_rejected == ["1"]
+    fixed = engine.plan_forward([contact("1", hs_analytics_num_page_views="7")], mapping(), {}, {"1": rejection})
+    assert [w.hubspot_id for w in fixed.writes] == ["1"]

@@ -135,3 +135,17 @@ def test_salesforce_down_ends_the_run_as_unavailable_and_keeps_the_cursor(syncd)
     assert "cannot reach" in str(result.error)
     assert result.exit_code == ExitCode.REMOTE_UNAVAILABLE
     assert _cursor(syncd) is None
+
+
+def test_a_retryable_failure_is_retried_next_run_once_even_when_also_in_the_search_window(syncd):
+    ids = syncd.hubspot.create_contacts(qualified(3))
+    store = syncd.store()
+    from syncd.records import Rejection
+    store.commit_batch(PIPELINE, rejections=[Rejection(ids[0], "UNABLE_TO_LOCK_ROW", "locked", "h", retryable=True)])
+    store.close()
+    result = syncd.run()                  # ids[0] comes from the retry queue and from the search
+    assert result.exit_code == ExitCode.OK and result.counts["read"] == 3
+    assert sorted(syncd.leads_by_hubspot_id()) == sorted(ids)
+    store = syncd.store()
+    assert store.count_rejections(PIPELINE) == 0
+    store.close()
