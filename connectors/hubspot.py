@@ -25,10 +25,12 @@ import structlog
 import urllib3
 from hubspot import HubSpot
 from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInput,
     BatchReadInputSimplePublicObjectId,
     Filter,
     FilterGroup,
     PublicObjectSearchRequest,
+    SimplePublicObjectBatchInput,
     SimplePublicObjectId,
 )
 from hubspot.crm.contacts.exceptions import ApiException
@@ -38,11 +40,14 @@ from urllib3.util.retry import Retry
 from syncd.cursor import Window, to_epoch_ms
 from syncd.errors import (
     AuthenticationFailed,
+    ConfigError,
+    Problem,
     QuotaExhausted,
     RemoteUnavailable,
     RequestRejected,
 )
 from syncd.mapping import Condition
+from syncd.feedback_records import ContactWriteResult
 from syncd.records import Contact, HistoryEntry
 
 SYSTEM = "HubSpot"
@@ -50,6 +55,7 @@ SEARCH_PAGE_SIZE = 200          # search: at most 200 results per page
 SEARCH_BODY_LIMIT = 3000        # search: request body at most 3,000 characters
 BATCH_READ_LIMIT = 100          # batch read: at most 100 ids
 BATCH_READ_HISTORY_LIMIT = 50   # batch read with propertiesWithHistory: at most 50 ids
+BATCH_UPDATE_LIMIT = 100        # batch update: at most 100 inputs
 RATE_LIMIT_RETRIES = 6
 
 log = structlog.get_logger("syncd.hubspot")
@@ -90,13 +96,26 @@ def _to_contact(obj: dict[str, Any]) -> Contact:
     return Contact(str(obj["id"]), dict(obj.get("properties") or {}), history)
 
 
+class _Body(dict):
+    """A parsed response body that remembers the daily quota header it came with."""
+
+    quota_remaining: int | None = None
+
+
 def _json(response: Any) -> dict[str, Any]:
     """The body of a raw SDK response. We ask the SDK for raw responses (_preload_content=False)
     because turning thousands of contacts into its models costs more than the HTTP call; in that
     mode the SDK skips its status check, so it is done here."""
     if not 200 <= response.status <= 299:
         raise ApiException(http_resp=RESTResponse(response))
-    return json.loads(response.data or b"{}")
+    parsed = json.loads(response.data or b"{}")
+    if not isinstance(parsed, dict):
+        return parsed
+    body = _Body(parsed)
+    # Non-search responses carry the account's daily allowance left (search responses carry none).
+    remaining = (getattr(response, "headers", None) or {}).get("X-HubSpot-RateLimit-Daily-Remaining")
+    body.quota_remaining = int(remaining) if remaining and remaining.isdigit() else None
+    return body
 
 
 @dataclass
@@ -140,13 +159,17 @@ class HubSpotConnector:
                               ssl_ca_cert=ca_bundle)
         self._search_throttle = _Throttle(search_requests_per_second, clock, sleep)
         self.calls = 0
+        self.quota_remaining: int | None = None     # daily calls left, from the last header seen
 
     # -- error handling in one place ------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             try:
                 self.calls += 1
-                return fn()
+                result = fn()
+                if getattr(result, "quota_remaining", None) is not None:
+                    self.quota_remaining = result.quota_remaining
+                return result
             except ApiException as exc:
                 body = _body(exc)
                 if exc.status == 429 and body.get("policyName") != "DAILY" and attempt < RATE_LIMIT_RETRIES:
@@ -155,6 +178,8 @@ class HubSpotConnector:
                                 wait_seconds=wait, attempt=attempt + 1)
                     self.sleep(wait)
                     continue
+                if exc.status == 429 and body.get("policyName") == "DAILY":
+                    self.quota_remaining = 0
                 raise _translate(exc, body, what) from None
             except urllib3.exceptions.HTTPError as exc:
                 raise RemoteUnavailable(SYSTEM, f"{what}: cannot reach HubSpot ({type(exc).__name__})") from None
@@ -204,6 +229,62 @@ class HubSpotConnector:
             for obj in response.get("results") or []:
                 found[str(obj["id"])] = _to_contact(obj)
         return [found[i] for i in ids if i in found]
+
+    # -- writes ---------------------------------------------------------------------------
+    def update_contacts(self, updates: Sequence[tuple[str, dict[str, str]]]) -> list[ContactWriteResult]:
+        """Batch update by id, 100 per call; one answer per input, in order. HubSpot answers 207
+        for ids it no longer has (deleted or merged): those come back as OBJECT_NOT_FOUND."""
+        results: list[ContactWriteResult] = []
+        for start in range(0, len(updates), BATCH_UPDATE_LIMIT):
+            results.extend(self._update_batch(list(updates[start:start + BATCH_UPDATE_LIMIT])))
+        return results
+
+    def _update_batch(self, batch: list[tuple[str, dict[str, str]]]) -> list[ContactWriteResult]:
+        request = BatchInputSimplePublicObjectBatchInput(
+            inputs=[SimplePublicObjectBatchInput(id=i, properties=p) for i, p in batch])
+
+        def send() -> tuple[int, dict[str, Any]]:
+            try:
+                return 200, _json(self.client.crm.contacts.batch_api.update(
+                    batch_input_simple_public_object_batch_input=request, _request_timeout=self.timeout,
+                    _preload_content=False))
+            except ApiException as exc:
+                if exc.status == 400:          # one invalid input refuses the whole batch
+                    return 400, _body(exc)
+                raise
+
+        status, body = self._call("batch update", send)
+        if status == 400:
+            return self._refused_batch(batch, body)
+        done = {str(r.get("id")) for r in body.get("results") or []}
+        errors = body.get("errors") or []
+        results = []
+        for contact_id, _ in batch:
+            if contact_id in done:
+                results.append(ContactWriteResult(contact_id, True))
+                continue
+            error = next((e for e in errors if contact_id in ((e.get("context") or {}).get("ids") or [])),
+                         errors[0] if errors else {})
+            results.append(ContactWriteResult(contact_id, False, error.get("category") or "NOT_UPDATED",
+                                              str(error.get("message") or "HubSpot did not update it")[:500]))
+        return results
+
+    def _refused_batch(self, batch: list[tuple[str, dict[str, str]]], body: dict[str, Any]) -> list[ContactWriteResult]:
+        """A 400 names the bad value but not the contact: halve the batch until it does. A property
+        HubSpot does not have is configuration, not a record problem."""
+        details = body.get("errors") or []
+        missing = sorted({name for e in details if e.get("code") == "PROPERTY_DOESNT_EXIST"
+                          for name in (e.get("context") or {}).get("propertyName") or []})
+        if missing or "PROPERTY_DOESNT_EXIST" in str(body.get("message")):
+            raise ConfigError(Problem("HubSpot", "feedback.properties", (
+                f"HubSpot has no contact propert{'y' if len(missing) == 1 else 'ies'} "
+                f"{', '.join(missing) or '(see its message)'}; run `syncd setup hubspot`")))
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            return self._update_batch(batch[:middle]) + self._update_batch(batch[middle:])
+        first = details[0] if details else {}
+        return [ContactWriteResult(batch[0][0], False, first.get("code") or body.get("category") or "VALIDATION_ERROR",
+                                   str(first.get("message") or body.get("message") or "refused")[:500])]
 
 
 def _search_request(body: dict[str, Any]) -> PublicObjectSearchRequest:

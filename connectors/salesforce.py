@@ -8,7 +8,7 @@ answers 401 INVALID_SESSION_ID re-authenticates once and is replayed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import requests
@@ -84,6 +84,7 @@ class SalesforceConnector:
         self.sleep = sleep
         self._client: Salesforce | None = None
         self.calls = 0
+        self.quota_remaining: int | None = None     # org API calls left (Sforce-Limit-Info)
 
     # -- session -------------------------------------------------------------------------
     def _connect(self) -> Salesforce:
@@ -102,7 +103,12 @@ class SalesforceConnector:
         for attempt in (1, 2):
             try:
                 self.calls += 1
-                return fn(self.client)
+                client = self.client
+                result = fn(client)
+                usage = client.api_usage.get("api-usage")    # simple-salesforce parses the header
+                if usage is not None:
+                    self.quota_remaining = max(0, usage.total - usage.used)
+                return result
             except SalesforceExpiredSession:
                 if attempt == 2:
                     raise RemoteUnavailable(SYSTEM, "session expired again right after logging in",
@@ -110,7 +116,10 @@ class SalesforceConnector:
                 log.info("salesforce.session_expired", action="re-authenticating")
                 self._connect()
             except (SalesforceError, requests.RequestException) as exc:
-                raise translate(exc) from None
+                error = translate(exc)
+                if isinstance(error, QuotaExhausted):
+                    self.quota_remaining = 0
+                raise error from None
         raise AssertionError("unreachable")
 
     def check(self) -> dict[str, Any]:
@@ -160,6 +169,16 @@ class SalesforceConnector:
             page = self._call(lambda sf: sf.query_more(url, identifier_is_url=True))
             rows.extend(page.get("records", []))
         return rows
+
+    def query_pages(self, soql: str) -> Iterator[list[dict[str, Any]]]:
+        """The rows of a query a page (up to 2,000 rows) at a time, following nextRecordsUrl, so a
+        caller can write and commit each page before reading the next."""
+        page = self._call(lambda sf: sf.query(soql))
+        yield list(page.get("records", []))
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            url = page["nextRecordsUrl"]
+            page = self._call(lambda sf: sf.query_more(url, identifier_is_url=True))
+            yield list(page.get("records", []))
 
     def _leads_where(self, external_id_field: str, where: str, values: Sequence[str]) -> list[ExistingLead]:
         found: list[ExistingLead] = []

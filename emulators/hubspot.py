@@ -76,6 +76,7 @@ class _Fault:
     body: Any
     times: int
     headers: dict[str, str]
+    after: int = 0          # matching requests let through before the fault starts
 
 
 class _ApiError(Exception):
@@ -171,11 +172,12 @@ class HubSpotEmulator(EmulatorApp):
             self._revoked.discard(token)
 
     def inject_fault(self, method: str | None, path_contains: str, status: int, body: Any = None,
-                     times: int = 1, headers: dict[str, str] | None = None) -> None:
-        """The next ``times`` API requests matching method (None/"*" = any) and path substring get this response."""
+                     times: int = 1, headers: dict[str, str] | None = None, after: int = 0) -> None:
+        """The next ``times`` API requests matching method (None/"*" = any) and path substring get this
+        response, once ``after`` matching requests have been answered normally (a failure mid-run)."""
         with self._lock:
             self._faults.append(_Fault(None if method in (None, "*") else method.upper(), path_contains,
-                                       int(status), body, int(times), dict(headers or {})))
+                                       int(status), body, int(times), dict(headers or {}), int(after)))
 
     # ------------------------------------------------------------------ store internals (hold the lock)
 
@@ -425,6 +427,9 @@ class HubSpotEmulator(EmulatorApp):
     def _take_fault(self, request: Request) -> Response | None:
         for fault in self._faults:
             if (fault.method is None or fault.method == request.method) and fault.path_contains in request.path:
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)

@@ -64,6 +64,7 @@ class RunRow(SQLModel, table=True):
     finished_at: dt.datetime | None = None
     status: str = Field(default="running", max_length=32)   # running, ok, partial, failed, interrupted
     dry_run: bool = False
+    leg: str = Field(default="forward", max_length=8)      # forward (leads to Salesforce) or back (outcomes)
     counts: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     error: str | None = None
 

@@ -14,15 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import event, func
+from sqlalchemy import event, func, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
+from state import lock as _lock  # noqa: F401 - registers the leases table for migrate()
 from state.models import CursorRow, LinkRow, RejectionRow, RunRow, SchemaVersionRow, utcnow
+import state.outcomes  # noqa: F401 - registers the closed-loop tables (outcomes, feedback_rejections)
 from syncd.records import Link, Rejection
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: closed-loop tables (state/outcomes.py) and runs.leg
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -64,6 +66,9 @@ class StateStore:
         """Create missing tables and record the schema version, in one transaction."""
         with self.engine.begin() as connection:
             SQLModel.metadata.create_all(connection)
+            # v2: runs.leg (forward/back); a runs table created by v1 lacks the column.
+            if "leg" not in {c["name"] for c in inspect(connection).get_columns("runs")}:
+                connection.execute(text("ALTER TABLE runs ADD COLUMN leg VARCHAR(8) NOT NULL DEFAULT 'forward'"))
             with Session(connection) as session:
                 if session.get(SchemaVersionRow, SCHEMA_VERSION) is None:
                     session.add(SchemaVersionRow(version=SCHEMA_VERSION))
@@ -202,9 +207,10 @@ class StateStore:
             return list(session.exec(select(CursorRow).where(CursorRow.pipeline == pipeline)))
 
     # -- runs ------------------------------------------------------------------------------
-    def start_run(self, run_id: str, pipeline: str, *, dry_run: bool, now: dt.datetime | None = None) -> None:
+    def start_run(self, run_id: str, pipeline: str, *, dry_run: bool, now: dt.datetime | None = None,
+                  leg: str = "forward") -> None:
         with self.session() as session:
-            session.add(RunRow(id=run_id, pipeline=pipeline, dry_run=dry_run, started_at=now or utcnow()))
+            session.add(RunRow(id=run_id, pipeline=pipeline, dry_run=dry_run, started_at=now or utcnow(), leg=leg))
             session.commit()
 
     def finish_run(self, run_id: str, *, status: str, counts: dict, error: str | None = None) -> None:

@@ -62,12 +62,23 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
     Example:
       syncd run --once              # one cycle now, summary at the end
       syncd run --once --dry-run    # what would be written
+      syncd run                     # the service: a cycle on the schedule until SIGTERM
     """
+    from contextlib import nullcontext
+
     from syncd import app
     from syncd.logs import configure_logging
 
     if not once:
-        raise click.UsageError("the scheduled service is not available yet; use `syncd run --once`")
+        if dry_run or full:
+            raise click.UsageError("--dry-run and --full go with --once (the service reads "
+                                   "sync.dry_run from the config)")
+        from syncd.service import serve
+
+        try:
+            raise Exit(serve(config_path))
+        except SyncdError as exc:           # config (4) or another syncer holds the lock (6)
+            raise _fail(exc) from None
     try:
         loaded = app.load(config_path)
     except ConfigError as exc:
@@ -75,20 +86,31 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
     settings = loaded.settings
     human = configure_logging(settings.logging.format, settings.logging.level, settings.secret_values())
     store = app.open_store(settings)
+    dry_run = dry_run or settings.sync.dry_run
     try:
-        result = _run_once(loaded, store, dry_run=dry_run or settings.sync.dry_run, full=full, human=human)
+        from state.lock import holding
+        from syncd.service import graceful_stop
+
+        # A dry run writes nothing, so it needs no lock and may run beside the service.
+        with (nullcontext() if dry_run else holding(store, settings.sync.pipeline, "once")), \
+                graceful_stop() as should_stop:
+            result = _run_once(loaded, store, dry_run=dry_run, full=full, human=human,
+                               should_stop=should_stop)
+    except SyncdError as exc:               # LockHeld: another syncer runs this pipeline
+        raise _fail(exc) from None
     finally:
         store.close()
     raise Exit(int(result.exit_code))
 
 
-def _run_once(loaded, store, *, dry_run: bool, full: bool, human: bool):  # noqa: ANN001, ANN202
+def _run_once(loaded, store, *, dry_run: bool, full: bool, human: bool, should_stop=None):  # noqa: ANN001, ANN202
     from syncd import console
     from syncd.cycle import run_cycle
 
     if human:
         with console.RunProgress(stderr) as progress:
-            cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, progress=progress)
+            cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, progress=progress,
+                              should_stop=should_stop)
         for result in cycle.results:
             stdout.print(console.run_summary(result))
             if result.planned:
@@ -98,7 +120,7 @@ def _run_once(loaded, store, *, dry_run: bool, full: bool, human: bool):  # noqa
             if result.error:
                 stderr.print(f"[red]error:[/red] {result.error}", highlight=False)
     else:
-        cycle = run_cycle(loaded, store, dry_run=dry_run, full=full)
+        cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, should_stop=should_stop)
         for result in cycle.results:
             for write in result.planned:
                 print(json.dumps({"event": "plan.write", "hubspot_id": write.hubspot_id, "kind": write.kind,
@@ -138,7 +160,9 @@ def mapping_validate(path: Path | None, config_path: Path | None) -> None:
     stdout.print(f"[green]ok[/green] {path}: {len(result.all_rules())} Salesforce fields from "
                  f"{len(result.properties_to_read())} HubSpot properties"
                  f"{' (+ history of ' + ', '.join(result.history_properties()) + ')' if result.history_properties() else ''}; "
-                 f"hands over contacts where {conditions}", highlight=False, soft_wrap=True)
+                 f"hands over contacts where {conditions}"
+                 + (f"; carries Sales outcomes back to {len(result.feedback.written_properties())} HubSpot "
+                    f"properties" if result.feedback else ""), highlight=False, soft_wrap=True)
 
 
 @mapping.command("schema")
@@ -164,13 +188,16 @@ def mapping_schema(output: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--limit", default=10, show_default=True, help="How many runs and rejections to show.")
 def status(config_path: Path | None, as_json: bool, limit: int) -> None:
-    """Show the last runs, their counts, the watermarks and the rejected records.
+    """Show who is syncing (the lock holder and its next cycle), the last runs, their counts,
+    the watermarks and the rejected records.
 
     \b
     Example:
       syncd status
       syncd status --json | jq .rejections
+      syncd status --json | jq .lock.next_run_at
     """
+    from state.lock import current_lease, utcnow
     from syncd import app, console
 
     try:
@@ -184,11 +211,13 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         cursors = store.cursors(pipeline)
         rejections = store.list_rejections(pipeline, limit)
         links, rejected_total = store.count_links(pipeline), store.count_rejections(pipeline)
+        lease, now = current_lease(store, pipeline), utcnow()
     finally:
         store.close()
     if as_json:
         print(json.dumps({
             "pipeline": pipeline, "linked_contacts": links, "rejected_records": rejected_total,
+            "lock": lease.as_dict(now) if lease else None,
             "runs": [r.model_dump(mode="json") for r in runs],
             "watermarks": {c.name: c.value for c in cursors},
             "rejections": [r.model_dump(mode="json") for r in rejections],
@@ -196,6 +225,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         return
     stdout.print(f"pipeline [bold]{pipeline}[/bold]: {links} contacts linked to Salesforce, "
                  f"{rejected_total} rejected records", highlight=False)
+    stdout.print(console.lock_line(lease, now), highlight=False)
     stdout.print(console.runs_table(runs) if runs else "no runs yet")
     if cursors:
         stdout.print(console.cursors_table(cursors))
@@ -204,6 +234,11 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
 
 
 def _register_optional_commands() -> None:
+    from syncd.report import report              # the closed loop: issue #3
+    from syncd.setup_hubspot import setup
+
+    cli.add_command(report)
+    cli.add_command(setup)
     try:
         from syncd.demo import demo
     except ImportError:  # pragma: no cover - demo is being written

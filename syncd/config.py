@@ -16,8 +16,9 @@ from files, for each secret ``x``: env ``x`` > env ``x_FILE`` > YAML ``x`` > YAM
 ``x_file`` at the same level is an error. Secrets are ``SecretStr``: they never appear in
 reprs, and no error message ever quotes a configured *value*.
 
-Also: setting ``schedule.interval_minutes`` from the environment drops a ``schedule.cron``
-from the file and vice versa, because the two are alternatives.
+Also: setting one of ``schedule.interval_minutes``, ``schedule.cron`` and
+``schedule.interval_seconds`` from the environment drops the others from the file, because they
+are alternatives.
 """
 
 from __future__ import annotations
@@ -344,16 +345,29 @@ class ScheduleSettings(_Section):
         None, ge=1, le=1440, description="Run every N minutes (default 15 when cron is unset).")
     cron: str | None = Field(None, validate_default=True,
                              description='Crontab expression like "*/15 * * * *".')
+    interval_seconds: int | None = Field(
+        None, ge=1, le=86400, validate_default=True,
+        description="Run every N seconds (tests, demos); instead of interval_minutes or cron.")
     shutdown_timeout_seconds: float = Field(30.0, ge=0, le=3600)
+
+    ALTERNATIVES: ClassVar[tuple[str, ...]] = ("interval_minutes", "cron", "interval_seconds")
 
     @model_validator(mode="before")
     @classmethod
     def _default_interval(cls, data: Any) -> Any:
         data = {} if data is None else data
-        if isinstance(data, dict) and data.get("interval_minutes") is None \
-                and data.get("cron") is None:
+        if isinstance(data, dict) and all(data.get(key) is None for key in cls.ALTERNATIVES):
             data = {**data, "interval_minutes": 15}
         return data
+
+    @field_validator("interval_seconds")
+    @classmethod
+    def _one_schedule(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and (info.data.get("interval_minutes") is not None
+                                  or info.data.get("cron") is not None):
+            raise ValueError("set only one of schedule.interval_minutes, schedule.cron and "
+                             "schedule.interval_seconds")
+        return value
 
     @field_validator("cron")
     @classmethod
@@ -720,12 +734,14 @@ class _Loader:
         flow = flow_env[1] if flow_env else (auth or {}).get("flow")
         for spec in SECRETS:
             self.resolve_secret(spec, data, env_layer, flow)
-        # interval_minutes and cron are alternatives: one from the environment replaces both.
-        for key, other in (("interval_minutes", "cron"), ("cron", "interval_minutes")):
+        # interval_minutes, cron and interval_seconds are alternatives: one from the
+        # environment replaces the others from the file.
+        for key in ScheduleSettings.ALTERNATIVES:
             schedule = _section(data, ("schedule",), create=False)
-            if ("schedule", key) in env_layer and schedule is not None \
-                    and ("schedule", other) not in env_layer:
-                schedule.pop(other, None)
+            if ("schedule", key) in env_layer and schedule is not None:
+                for other in ScheduleSettings.ALTERNATIVES:
+                    if other != key and ("schedule", other) not in env_layer:
+                        schedule.pop(other, None)
         for loc, (variable, value) in env_layer.items():
             section = _section(data, loc[:-1], create=True)
             if section is None:

@@ -24,6 +24,20 @@ COUNT_LABELS = {
     "skipped_converted": "converted Leads skipped (per mapping)",
     "not_qualified": "not qualified (not sent)",
 }
+# The back leg (syncd.feedback_runner): Salesforce outcomes -> HubSpot contacts.
+BACK_COUNT_LABELS = {
+    "leads_read": "Leads read from Salesforce",
+    "opportunities_read": "Opportunities read from Salesforce",
+    "updated": "HubSpot contacts updated with their outcome",
+    "would_update": "HubSpot contacts that would be updated (dry run)",
+    "unchanged": "unchanged outcome (nothing to write)",
+    "no_outcome": "Leads Sales has not worked yet",
+    "lifecycle_moved": "lifecycle stages moved forward",
+    "lifecycle_kept": "lifecycle stages kept (never moved back)",
+    "ignored": "Leads syncd did not hand over (ignored)",
+    "rejected": "rejected by HubSpot (e.g. contact deleted)",
+    "still_rejected": "still rejected (unchanged since)",
+}
 
 
 class RunProgress:
@@ -54,13 +68,16 @@ class RunProgress:
 
 def run_summary(result: "RunResult") -> Table:
     status_style = {"ok": "green", "partial": "yellow", "failed": "red", "dry_run": "cyan"}.get(result.status, "")
-    table = Table(title=f"syncd run {result.run_id[:8]} — [{status_style}]{result.status}[/] "
-                        f"in {result.duration_seconds:.1f}s", title_justify="left")
+    back = getattr(result, "leg", "forward") == "back"
+    labels, always = (BACK_COUNT_LABELS, ("leads_read", "updated", "rejected")) if back else \
+        (COUNT_LABELS, ("read", "created", "updated", "rejected"))
+    table = Table(title=f"syncd run {result.run_id[:8]}{' (back leg)' if back else ''} — "
+                        f"[{status_style}]{result.status}[/] in {result.duration_seconds:.1f}s", title_justify="left")
     table.add_column("", style="dim")
     table.add_column("count", justify="right")
-    for key, label in COUNT_LABELS.items():
+    for key, label in labels.items():
         value = result.counts.get(key, 0)
-        if value or key in ("read", "created", "updated", "rejected"):
+        if value or key in always:
             table.add_row(label, str(value))
     if result.api_calls:
         table.add_row("API calls (HubSpot / Salesforce)",
@@ -97,12 +114,12 @@ def planned_table(writes: list, limit: int = 20) -> Table:
 
 def runs_table(runs: list["RunRow"]) -> Table:
     table = Table(title="Last runs", title_justify="left")
-    for column in ("started (UTC)", "status", "read", "created", "updated", "unchanged", "rejected", "duration"):
-        table.add_column(column, justify="right" if column not in ("started (UTC)", "status") else "left")
+    for column in ("started (UTC)", "leg", "status", "read", "created", "updated", "unchanged", "rejected", "duration"):
+        table.add_column(column, justify="right" if column not in ("started (UTC)", "leg", "status") else "left")
     for run in runs:
         counts = run.counts or {}
         duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
-        table.add_row(run.started_at.strftime("%Y-%m-%d %H:%M:%S"), run.status,
+        table.add_row(run.started_at.strftime("%Y-%m-%d %H:%M:%S"), getattr(run, "leg", "forward"), run.status,
                       *(str(counts.get(k, 0)) for k in ("read", "created", "updated", "unchanged", "rejected")),
                       f"{duration:.1f}s" if duration is not None else "running")
     return table
@@ -117,3 +134,20 @@ def cursors_table(cursors: list["CursorRow"]) -> Table:
         table.add_row(cursor.name, cursor.value, cursor.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
     return table
 
+
+
+def lock_line(lease, now) -> str:  # noqa: ANN001 - state.lock.LeaseInfo | None, datetime
+    """Who is syncing this pipeline right now, and when the daemon's next cycle is."""
+    if lease is None:
+        return "lock: free (no syncer is running)"
+    host, _, pid = lease.holder.rpartition(":")
+    who = "daemon" if lease.kind == "daemon" else "run --once"
+    age = max(0, round((now - lease.heartbeat_at).total_seconds()))
+    since = lease.acquired_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if lease.expired(now):
+        return (f"lock: [yellow]stale[/yellow] — {who} pid {pid} on {host} stopped heart-beating {age}s ago; "
+                f"the next syncer takes it over")
+    line = f"lock: held by {who} pid {pid} on {host} since {since} (heartbeat {age}s ago)"
+    if lease.next_run_at is not None:
+        line += f"; next cycle at {lease.next_run_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"
+    return line

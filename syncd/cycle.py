@@ -37,6 +37,14 @@ class CycleResult:
 
 def run_cycle(loaded: app.Loaded, store: StateStore, *, dry_run: bool = False, full: bool = False,
               progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> CycleResult:
-    forward = app.forward_sync(loaded, store, progress=progress).run(dry_run=dry_run, full=full,
-                                                                     should_stop=should_stop)
-    return CycleResult(forward)
+    # One pair of connectors for both legs: one Salesforce login per cycle.
+    hubspot, salesforce = app.hubspot_connector(loaded.settings), app.salesforce_connector(loaded.settings)
+    forward = app.forward_sync(loaded, store, progress=progress, hubspot=hubspot,
+                               salesforce=salesforce).run(dry_run=dry_run, full=full, should_stop=should_stop)
+    back = None
+    if loaded.mapping.feedback is not None and not (should_stop is not None and should_stop()):
+        from syncd.feedback_runner import back_sync
+
+        back = back_sync(loaded, store, hubspot=hubspot, salesforce=salesforce).run(
+            dry_run=dry_run, full=full, should_stop=should_stop)
+    return CycleResult(forward, back)

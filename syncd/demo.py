@@ -2,7 +2,9 @@
 
 It starts both emulators on 127.0.0.1 (over TLS, with a CA made at start-up), seeds realistic
 contacts, runs one cycle through exactly the code `syncd run --once` uses, shows the result, then
-runs again to show that nothing unchanged is written twice.
+runs again to show that nothing unchanged is written twice. Then it closes the loop
+(``syncd.demo_loop``): Sales works the Leads in Salesforce, a third cycle carries the outcomes back
+to the HubSpot contacts, and the closed-loop report shows what sold.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -24,6 +27,8 @@ from emulators.stack import Stack, start_stack
 from syncd import app, console
 from syncd.logs import configure_logging
 from syncd.cycle import CycleResult, run_cycle
+from syncd.demo_loop import close_the_loop
+from syncd.demo_loop import show as show_loop
 
 out = Console()
 err = Console(stderr=True)
@@ -97,7 +102,7 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
     """
     directory = directory or Path(tempfile.mkdtemp(prefix="syncd-demo-"))
     stack = start_stack(directory)
-    first = second = None
+    first = second = loop = None
     human = configure_logging("auto", "error" if sys.stderr.isatty() else "info",
                               [stack.hubspot_token, stack.salesforce_client_secret])
     try:
@@ -111,6 +116,7 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
                 title="syncd demo"))
         first = _cycle(stack, human=human).forward
         second = _cycle(stack, human=human).forward
+        loop = close_the_loop(stack, lambda: _cycle(stack, human=human))
         leads = sorted(stack.salesforce.all("Lead"), key=lambda l: l.get("HubSpot_Contact_Id__c") or "")
         if human:
             out.print(console.run_summary(first))
@@ -123,10 +129,16 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
             out.print(f"Second run: {second.counts.get('unchanged', 0)} unchanged, "
                       f"{second.counts.get('created', 0) + second.counts.get('updated', 0)} written "
                       f"— nothing is written twice.", highlight=False)
+            show_loop(out, loop)
         else:
             print(json.dumps({"event": "demo.finished", "seeded": seeded,
                               "first_run": dict(first.counts), "second_run": dict(second.counts),
-                              "leads_in_salesforce": len(leads)}))
+                              "leads_in_salesforce": len(leads),
+                              "sales_played": loop.played,
+                              "back_run": dict(loop.back.counts) if loop.back else None,
+                              "outcomes_on_contacts": dict(Counter(c["properties"]["syncd_outcome"]
+                                                                   for c in loop.contacts)),
+                              "report_totals": loop.report.totals.metrics()}))
         if keep_running:
             out.print(f"Emulators keep running. In another shell:\n  syncd run --once --config {stack.config_path}\n"
                       "Ctrl-C to stop.")
@@ -136,6 +148,6 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
         pass
     finally:
         stack.stop()
-    failed = next((r.error for r in (first, second) if r is not None and r.error), None)
+    failed = next((r.error for r in (first, second, loop.back if loop else None) if r is not None and r.error), None)
     if failed:
         raise click.ClickException(str(failed))

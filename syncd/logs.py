@@ -91,7 +91,11 @@ def configure_logging(fmt: str = "auto", level: str = "info", secrets: Iterable[
     else:
         renderer = structlog.processors.JSONRenderer(sort_keys=False, default=str)
         stream = lambda: sys.stdout  # noqa: E731
-        shared.append(structlog.processors.dict_tracebacks)
+        # Structured tracebacks, but without local variables: structlog shows them by default, and
+        # a cycle's locals hold contacts (personal data) and, cut to 80 characters, secrets that
+        # the scrubber could no longer recognise.
+        shared.append(structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)))
     structlog.configure(
         processors=[*shared, SCRUBBER, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),

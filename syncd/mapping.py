@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from syncd import templates
 from syncd.errors import ConfigError, Problem
+from syncd.mapping_feedback import Feedback, feedback_problems
 from syncd.yamlsource import YamlDocument, load_yaml, validate
 
 MAPPING_VERSION = 1
@@ -171,6 +172,8 @@ class Mapping(_Closed):
     fields: dict[str, FieldRule] = Field(description="Salesforce Lead field -> where its value comes from.")
     brief: Brief | None = None
     attribution: Attribution = Field(default_factory=Attribution)
+    feedback: Feedback | None = Field(
+        default=None, description="Salesforce outcomes back to HubSpot contacts (the closed loop): README \"Closing the loop\".")
 
     # Derived, filled by load_mapping(); not part of the file.
     source: str = Field(default="", exclude=True)
@@ -249,6 +252,7 @@ def _semantic_problems(mapping: Mapping, doc: YamlDocument) -> list[Problem]:
         if lead_field not in mapped:
             add(("salesforce", "converted", "contact_fields", lead_field),
                 f"{lead_field} is not mapped under fields or brief, so there is no value to copy")
+    feedback_problems(mapping, add)
     return problems
 
 

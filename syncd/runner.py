@@ -62,6 +62,7 @@ class RunResult:
     planned: list[Write] = field(default_factory=list)          # dry run: what would be written
     window: Window | None = None
     api_calls: dict[str, int] = field(default_factory=dict)
+    quota_remaining: dict[str, int | None] = field(default_factory=dict)   # per system, last seen
 
     @property
     def exit_code(self) -> ExitCode:
@@ -208,10 +209,15 @@ class ForwardSync:
         buffer: list[Write] = []
         try:
             stopped = False
+            seen: set[str] = set()
             for contacts in self._batches(window):
                 if should_stop is not None and should_stop():
                     stopped = True
                     break
+                # A contact from the retry queue can show up again in the search window; writing
+                # it twice in one call would make Salesforce refuse both (duplicate external id).
+                contacts = [c for c in contacts if c.id not in seen]
+                seen.update(c.id for c in contacts)
                 counts["read"] += len(contacts)
                 ids = [c.id for c in contacts]
                 plan = engine.plan_forward(contacts, self.mapping,
@@ -259,6 +265,8 @@ class ForwardSync:
         finally:
             result.duration_seconds = round(time.monotonic() - started, 3)
             result.api_calls = {"hubspot": self.hubspot.calls, "salesforce": self.salesforce.calls}
+            result.quota_remaining = {"hubspot": self.hubspot.quota_remaining,
+                                      "salesforce": self.salesforce.quota_remaining}
             structlog.contextvars.unbind_contextvars("run_id", "pipeline")
         if not dry_run:
             self.store.finish_run(run_id, status=result.status, counts=_count_dict(counts),

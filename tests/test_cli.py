@@ -70,7 +70,8 @@ def test_status_shows_runs_watermarks_and_rejections(syncd, capsys):
     assert syncd.cli("status", "--json") == ExitCode.OK
     status = json.loads(capsys.readouterr().out)
     assert status["linked_contacts"] == 2 and status["rejected_records"] == 1
-    assert status["runs"][0]["status"] == "partial" and status["runs"][0]["counts"]["created"] == 2
+    forward = next(r for r in status["runs"] if r["leg"] == "forward")     # a cycle runs both legs
+    assert forward["status"] == "partial" and forward["counts"]["created"] == 2
     assert status["rejections"][0]["code"] == "STRING_TOO_LONG"
     assert "hubspot.contacts.lastmodifieddate" in status["watermarks"]
 
@@ -142,3 +143,8 @@ def test_the_demo_runs_a_full_cycle_without_credentials(tmp_path):
     assert summary["first_run"]["rejected"] == 1
     assert summary["second_run"].get("created", 0) + summary["second_run"].get("updated", 0) == 0
     assert summary["leads_in_salesforce"] == summary["first_run"]["created"] + 1
+    # The loop closed (#3): Sales' outcomes reached the HubSpot contacts and the report.
+    outcomes = summary["outcomes_on_contacts"]
+    assert summary["back_run"]["updated"] == sum(outcomes.values()) and summary["back_run"]["rejected"] == 0
+    assert {"won", "lost", "disqualified", "contacted", "opportunity"} <= set(outcomes)
+    assert summary["report_totals"]["won"] == outcomes["won"] and summary["report_totals"]["revenue"] > 0

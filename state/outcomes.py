@@ -1,0 +1,238 @@
+"""State for the back leg (Salesforce outcomes -> HubSpot) and the closed-loop report.
+
+Two tables, natural keys, written by upserts:
+
+- ``outcomes``: per handed-over contact, the last observed Lead/Opportunity, the derived outcome,
+  the times syncd first saw Sales touch it and close it, and the hash of the last payload HubSpot
+  accepted. The report reads it joined to ``links`` (hand-over time and attribution).
+- ``feedback_rejections``: contacts HubSpot refused (e.g. deleted since hand-over), kept apart from
+  the forward leg's ``rejections`` so neither leg clears the other's.
+
+``OutcomeStore`` wraps a ``StateStore``; like it, every method is one short transaction, and
+``commit`` is called only after the HubSpot write it records has returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel, select
+
+from state.models import LinkRow, utcnow
+from syncd.feedback_records import OutcomeState
+from syncd.records import Rejection
+
+if TYPE_CHECKING:
+    from state.store import StateStore
+
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives datetimes back without a zone; every datetime syncd stores is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+class OutcomeRow(SQLModel, table=True):
+    """What Sales did with one handed-over contact, as last observed in Salesforce."""
+
+    __tablename__ = "outcomes"
+    pipeline: str = Field(primary_key=True, max_length=64)
+    hubspot_id: str = Field(primary_key=True, max_length=32)
+    lead_id: str | None = Field(default=None, max_length=18)
+    lead_status: str | None = Field(default=None, max_length=255)
+    disqualified_reason: str | None = Field(default=None, max_length=255)
+    converted: bool = False
+    opportunity_id: str | None = Field(default=None, max_length=18, index=True)
+    stage: str | None = Field(default=None, max_length=255)
+    closed: bool = False
+    won: bool = False
+    amount: float | None = None
+    close_date: str | None = Field(default=None, max_length=10)
+    loss_reason: str | None = Field(default=None, max_length=255)
+    outcome: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, max_length=255)
+    first_contacted_at: dt.datetime | None = None     # first seen out of the open statuses
+    outcome_at: dt.datetime | None = None             # first seen with the current outcome
+    closed_at: dt.datetime | None = None              # first seen closed (won or lost)
+    lead_fields: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    opportunity_fields: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    feedback_hash: str | None = Field(default=None, max_length=64)   # last payload HubSpot accepted
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class FeedbackRejectionRow(SQLModel, table=True):
+    """A contact HubSpot refused an outcome for. Cleared when a later write succeeds."""
+
+    __tablename__ = "feedback_rejections"
+    pipeline: str = Field(primary_key=True, max_length=64)
+    hubspot_id: str = Field(primary_key=True, max_length=32)
+    code: str = Field(max_length=80)
+    message: str
+    payload_hash: str | None = Field(default=None, max_length=64)
+    retryable: bool = False
+    attempts: int = 1
+    first_seen_at: dt.datetime = Field(default_factory=utcnow)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow)
+    run_id: str | None = Field(default=None, max_length=36)
+
+
+_STATE_COLUMNS = ("lead_id", "lead_status", "disqualified_reason", "converted", "opportunity_id", "stage", "closed",
+                  "won", "amount", "close_date", "loss_reason", "outcome", "reason", "first_contacted_at",
+                  "outcome_at", "closed_at", "lead_fields", "opportunity_fields", "feedback_hash")
+
+
+def _cut(value: str | None, size: int = 255) -> str | None:
+    return value[:size] if value else value
+
+
+def _to_state(row: OutcomeRow) -> OutcomeState:
+    return OutcomeState(
+        row.hubspot_id, row.lead_id, row.lead_status, row.disqualified_reason, bool(row.converted),
+        row.opportunity_id, row.stage, bool(row.closed), bool(row.won), row.amount, row.close_date,
+        row.loss_reason, row.outcome, row.reason, _aware(row.first_contacted_at), _aware(row.outcome_at),
+        _aware(row.closed_at), dict(row.lead_fields or {}), dict(row.opportunity_fields or {}), row.feedback_hash)
+
+
+def _to_row(pipeline: str, state: OutcomeState, now: dt.datetime) -> dict[str, Any]:
+    row = {name: getattr(state, name) for name in _STATE_COLUMNS}
+    for name in ("lead_status", "disqualified_reason", "stage", "loss_reason", "reason"):
+        row[name] = _cut(row[name])
+    return {"pipeline": pipeline, "hubspot_id": state.hubspot_id, **row, "updated_at": now}
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One handed-over contact as the closed-loop report sees it."""
+
+    hubspot_id: str
+    source: str | None
+    campaign: str | None
+    content: str | None
+    handed_over_at: dt.datetime
+    outcome: str | None = None
+    disqualified_reason: str | None = None
+    loss_reason: str | None = None
+    opportunity: bool = False
+    amount: float | None = None
+    first_contacted_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+
+
+class OutcomeStore:
+    def __init__(self, store: "StateStore") -> None:
+        self.store = store
+
+    # -- reads -------------------------------------------------------------------------------
+    def states_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, OutcomeState]:
+        ids = list(dict.fromkeys(hubspot_ids))
+        found: dict[str, OutcomeState] = {}
+        with self.store.session() as session:
+            for chunk in _chunks(ids):
+                for row in session.exec(select(OutcomeRow).where(OutcomeRow.pipeline == pipeline,
+                                                                 OutcomeRow.hubspot_id.in_(chunk))):
+                    found[row.hubspot_id] = _to_state(row)
+        return found
+
+    def states_for_opportunities(self, pipeline: str, opportunity_ids: Iterable[str]) -> dict[str, OutcomeState]:
+        ids = list(dict.fromkeys(opportunity_ids))
+        found: dict[str, OutcomeState] = {}
+        with self.store.session() as session:
+            for chunk in _chunks(ids):
+                for row in session.exec(select(OutcomeRow).where(OutcomeRow.pipeline == pipeline,
+                                                                 OutcomeRow.opportunity_id.in_(chunk))):
+                    found[row.hubspot_id] = _to_state(row)
+        return found
+
+    def opportunity_ids(self, pipeline: str) -> list[str]:
+        """Every Opportunity a handed-over Lead was converted into: followed as it moves."""
+        with self.store.session() as session:
+            return list(session.exec(select(OutcomeRow.opportunity_id).where(
+                OutcomeRow.pipeline == pipeline, OutcomeRow.opportunity_id != None)  # noqa: E711
+                .order_by(OutcomeRow.opportunity_id)))
+
+    def rejections_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, Rejection]:
+        ids = list(dict.fromkeys(hubspot_ids))
+        found: dict[str, Rejection] = {}
+        with self.store.session() as session:
+            for chunk in _chunks(ids):
+                for row in session.exec(select(FeedbackRejectionRow).where(
+                        FeedbackRejectionRow.pipeline == pipeline, FeedbackRejectionRow.hubspot_id.in_(chunk))):
+                    found[row.hubspot_id] = Rejection(row.hubspot_id, row.code, row.message, row.payload_hash,
+                                                      row.retryable)
+        return found
+
+    def list_rejections(self, pipeline: str, limit: int = 50) -> list[FeedbackRejectionRow]:
+        with self.store.session() as session:
+            return list(session.exec(select(FeedbackRejectionRow).where(FeedbackRejectionRow.pipeline == pipeline)
+                                     .order_by(FeedbackRejectionRow.last_seen_at.desc()).limit(limit)))
+
+    def report_rows(self, pipeline: str, since: dt.datetime | None = None,
+                    until: dt.datetime | None = None) -> list[ReportRow]:
+        """Contacts handed over in [since, until), with their outcome if Sales did anything."""
+        query = (select(LinkRow, OutcomeRow)
+                 .join(OutcomeRow, (OutcomeRow.pipeline == LinkRow.pipeline)
+                       & (OutcomeRow.hubspot_id == LinkRow.hubspot_id), isouter=True)
+                 .where(LinkRow.pipeline == pipeline))
+        if since is not None:
+            query = query.where(LinkRow.first_synced_at >= since.astimezone(dt.timezone.utc))
+        if until is not None:
+            query = query.where(LinkRow.first_synced_at < until.astimezone(dt.timezone.utc))
+        rows: list[ReportRow] = []
+        with self.store.session() as session:
+            for link, outcome in session.exec(query.order_by(LinkRow.hubspot_id)):
+                handed = _aware(link.first_synced_at)
+                assert handed is not None
+                if outcome is None:
+                    rows.append(ReportRow(link.hubspot_id, link.source, link.campaign, link.content, handed))
+                    continue
+                rows.append(ReportRow(
+                    link.hubspot_id, link.source, link.campaign, link.content, handed, outcome.outcome,
+                    outcome.disqualified_reason, outcome.loss_reason, bool(outcome.opportunity_id),
+                    outcome.amount, _aware(outcome.first_contacted_at), _aware(outcome.closed_at)))
+        return rows
+
+    # -- the one write path --------------------------------------------------------------------
+    def commit(self, pipeline: str, *, states: Sequence[OutcomeState] = (), rejections: Sequence[Rejection] = (),
+               resolved: Sequence[str] = (), run_id: str | None = None, now: dt.datetime | None = None) -> None:
+        """Record observed states (with the hash HubSpot confirmed), rejections and resolved
+        rejections in one transaction."""
+        now = now or utcnow()
+        outcomes, rejected = OutcomeRow.__table__, FeedbackRejectionRow.__table__
+        with self.store.engine.begin() as connection:
+            if states:
+                rows = {s.hubspot_id: _to_row(pipeline, s, now) for s in states}
+                insert = self.store._insert(outcomes)
+                connection.execute(insert.on_conflict_do_update(
+                    index_elements=[outcomes.c.pipeline, outcomes.c.hubspot_id],
+                    set_={name: insert.excluded[name] for name in (*_STATE_COLUMNS, "updated_at")}),
+                    list(rows.values()))
+            refused = {r.hubspot_id for r in rejections}
+            gone = [h for h in dict.fromkeys(resolved) if h not in refused]
+            for chunk in _chunks(gone):
+                connection.execute(rejected.delete().where(rejected.c.pipeline == pipeline,
+                                                           rejected.c.hubspot_id.in_(chunk)))
+            if rejections:
+                rows = {r.hubspot_id: {
+                    "pipeline": pipeline, "hubspot_id": r.hubspot_id, "code": r.code[:80], "message": r.message,
+                    "payload_hash": r.payload_hash, "retryable": r.retryable, "attempts": 1,
+                    "first_seen_at": now, "last_seen_at": now, "run_id": run_id} for r in rejections}
+                insert = self.store._insert(rejected)
+                old = rejected.c
+                connection.execute(insert.on_conflict_do_update(
+                    index_elements=[old.pipeline, old.hubspot_id],
+                    set_={"code": insert.excluded.code, "message": insert.excluded.message,
+                          "payload_hash": insert.excluded.payload_hash, "retryable": insert.excluded.retryable,
+                          "attempts": old.attempts + 1, "last_seen_at": insert.excluded.last_seen_at,
+                          "run_id": insert.excluded.run_id}), list(rows.values()))

@@ -1,0 +1,88 @@
+"""Plain records of the back leg (Salesforce outcomes -> HubSpot), passed between the connectors,
+the feedback planner and the state store. No SDK types, no database types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SalesforceLead:
+    """A syncd-linked Lead as the outcome read returns it."""
+
+    id: str
+    hubspot_id: str                      # the external-id field
+    status: str | None
+    reason: str | None                   # the mapping's disqualification reason field
+    converted: bool
+    opportunity_id: str | None           # ConvertedOpportunityId
+    modified_at: dt.datetime             # LastModifiedDate (a person's change), else SystemModstamp
+    fields: dict[str, Any] = field(default_factory=dict)   # every field read, raw JSON values
+
+
+@dataclass(frozen=True)
+class SalesforceOpportunity:
+    id: str
+    stage: str | None
+    closed: bool
+    won: bool
+    amount: float | None
+    close_date: str | None               # YYYY-MM-DD
+    loss_reason: str | None              # the mapping's loss reason field
+    modified_at: dt.datetime
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutcomeState:
+    """What state knows about one handed-over contact's fate in Salesforce: the last observed
+    Lead and Opportunity, the outcome derived from them, and the hash of the last payload HubSpot
+    accepted (None: nothing written yet)."""
+
+    hubspot_id: str
+    lead_id: str | None = None
+    lead_status: str | None = None
+    disqualified_reason: str | None = None
+    converted: bool = False
+    opportunity_id: str | None = None
+    stage: str | None = None
+    closed: bool = False
+    won: bool = False
+    amount: float | None = None
+    close_date: str | None = None
+    loss_reason: str | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    first_contacted_at: dt.datetime | None = None
+    outcome_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    lead_fields: dict[str, Any] = field(default_factory=dict)
+    opportunity_fields: dict[str, Any] = field(default_factory=dict)
+    feedback_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactWriteResult:
+    """HubSpot's answer for one contact of a batch update, in request order."""
+
+    hubspot_id: str
+    ok: bool
+    code: str | None = None              # e.g. OBJECT_NOT_FOUND, INVALID_OPTION
+    message: str | None = None
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """A Salesforce datetime (``2026-01-31T10:00:00.000+0000``), ISO text, or a datetime."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        text = str(value).strip().replace("Z", "+00:00")
+        if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():       # +0000 -> +00:00
+            text = f"{text[:-2]}:{text[-2:]}"
+        parsed = dt.datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)

@@ -1,0 +1,200 @@
+"""Prometheus metrics and the health endpoints: a few nouns with labels, in one module.
+
+| metric | type | labels |
+|---|---|---|
+| ``syncd_records_total`` | counter | ``direction`` (forward: HubSpot -> Salesforce, back: Salesforce -> HubSpot), ``outcome`` (the run's counts: read, created, updated, unchanged, rejected, ...) |
+| ``syncd_api_calls_total`` | counter | ``system`` (hubspot, salesforce) |
+| ``syncd_api_quota_remaining`` | gauge | ``system``: calls left in the daily allowance, as the system last reported it |
+| ``syncd_remote_errors_total`` | counter | ``system``, ``code``: per-record rejections and run-ending errors, by the remote error code |
+| ``syncd_cycle_duration_seconds`` | histogram | |
+| ``syncd_cycles_total`` | counter | ``status`` (ok, partial, failed, interrupted, crashed, dry_run) |
+| ``syncd_last_success_timestamp_seconds`` | gauge | Unix time the last successful cycle (ok or partial) finished |
+| ``syncd_next_cycle_timestamp_seconds`` | gauge | Unix time of the next scheduled cycle |
+| ``syncd_lease_held`` | gauge | 1 while this process holds the pipeline's lease |
+| ``syncd_config_reloads_total`` | counter | ``result`` (ok, failed) |
+
+They are updated from each cycle's results, where the service writes its canonical
+``service.cycle_finished`` line (each leg's ``run.finished`` line carries the same counts).
+
+The HTTP endpoint (``metrics.listen``; off by default) serves ``/metrics``, ``/healthz`` (the
+process is alive and its scheduler runs) and ``/readyz`` (the last successful cycle finished less
+than ``READY_WITHIN_CYCLES`` scheduled cycles ago); 503 with a JSON reason otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+
+from syncd.errors import RemoteError
+
+if TYPE_CHECKING:
+    from syncd.cycle import CycleResult
+
+log = structlog.get_logger("syncd.metrics")
+
+READY_WITHIN_CYCLES = 3             # /readyz fails once this many scheduled cycles passed without a success
+SUCCESS_STATUSES = ("ok", "partial", "dry_run")
+CYCLE_STATUSES = ("ok", "partial", "failed", "interrupted", "crashed", "dry_run")
+SYSTEMS = ("hubspot", "salesforce")
+TARGET_SYSTEM = {"forward": "salesforce", "back": "hubspot"}      # the system each leg writes to
+DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+Check = Callable[[], tuple[bool, dict[str, Any]]]
+
+
+class Metrics:
+    """syncd's metrics in their own registry (tests and several services never share one)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry = registry or CollectorRegistry()
+        self._lock = threading.Lock()
+        self.records = Counter("syncd_records", "Records handled by a sync leg, by direction and outcome.",
+                               ["direction", "outcome"], registry=registry)
+        self.api_calls = Counter("syncd_api_calls", "API calls made to a remote system.", ["system"],
+                                 registry=registry)
+        self.quota_remaining = Gauge("syncd_api_quota_remaining",
+                                     "API calls left in the daily allowance, as last reported by the system.",
+                                     ["system"], registry=registry)
+        self.remote_errors = Counter("syncd_remote_errors",
+                                     "Errors answered by a remote system (record rejections and run-ending "
+                                     "errors), by error code.", ["system", "code"], registry=registry)
+        self.cycle_duration = Histogram("syncd_cycle_duration_seconds", "Duration of a sync cycle.",
+                                        buckets=DURATION_BUCKETS, registry=registry)
+        self.cycles = Counter("syncd_cycles", "Sync cycles run, by status.", ["status"], registry=registry)
+        self.last_success = Gauge("syncd_last_success_timestamp_seconds",
+                                  "Unix time the last successful cycle finished.", registry=registry)
+        self.next_cycle = Gauge("syncd_next_cycle_timestamp_seconds",
+                                "Unix time of the next scheduled cycle.", registry=registry)
+        self.lease_held = Gauge("syncd_lease_held", "1 while this process holds the pipeline's lease.",
+                                registry=registry)
+        self.reloads = Counter("syncd_config_reloads", "Configuration reloads (SIGHUP), by result.",
+                               ["result"], registry=registry)
+        # Series that exist from the start, so rate() and absent() alerts work before any traffic.
+        for system in SYSTEMS:
+            self.api_calls.labels(system)
+        for status in CYCLE_STATUSES:
+            self.cycles.labels(status)
+        for outcome in ("read", "created", "updated", "rejected"):
+            self.records.labels("forward", outcome)
+        for result in ("ok", "failed"):
+            self.reloads.labels(result)
+
+    def observe_cycle(self, cycle: "CycleResult | None", status: str, duration_seconds: float,
+                      finished_at: dt.datetime, error: Exception | None = None) -> None:
+        """Count one cycle: its legs' records, API calls, quota and remote errors, its status.
+        A scrape sees a cycle's figures all or none (they are updated under the exposition lock)."""
+        with self._lock:
+            self._observe(cycle, status, duration_seconds, finished_at, error)
+
+    def _observe(self, cycle: "CycleResult | None", status: str, duration_seconds: float,
+                 finished_at: dt.datetime, error: Exception | None) -> None:
+        legs = [] if cycle is None else [(direction, getattr(cycle, direction, None))
+                                         for direction in ("forward", "back")]
+        for direction, result in legs:
+            if result is None:
+                continue
+            for outcome, count in result.counts.items():
+                if count:
+                    self.records.labels(direction, outcome).inc(count)
+            for system, calls in (result.api_calls or {}).items():
+                self.api_calls.labels(system).inc(calls)
+            for system, remaining in (getattr(result, "quota_remaining", None) or {}).items():
+                if remaining is not None:
+                    self.quota_remaining.labels(system).set(remaining)
+            for rejection in result.rejections:
+                if not rejection.code.startswith("SYNCD_"):        # SYNCD_* codes are our own mapping's
+                    self.remote_errors.labels(TARGET_SYSTEM[direction], rejection.code).inc()
+            self._remote_error(result.error)
+        if cycle is None:
+            self._remote_error(error)
+        self.cycles.labels(status).inc()
+        self.cycle_duration.observe(duration_seconds)
+        if status in SUCCESS_STATUSES:
+            self.last_success.set(finished_at.timestamp())
+
+    def _remote_error(self, error: Exception | None) -> None:
+        if isinstance(error, RemoteError):
+            code = error.code or (f"HTTP_{error.status}" if error.status else type(error).__name__)
+            self.remote_errors.labels(error.system.lower(), code).inc()
+
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """The registry in the format the scraper asked for (Prometheus text, or OpenMetrics)."""
+        encoder, content_type = choose_encoder(accept)
+        with self._lock:
+            return encoder(self.registry), content_type
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A scraper that hangs up mid-answer is not worth a traceback on stderr.
+        log.debug("metrics.request_failed", client=str(client_address[0]))
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class HealthServer:
+    """``/metrics``, ``/healthz`` and ``/readyz`` on one address, from a daemon thread."""
+
+    def __init__(self, address: tuple[str, int], metrics: Metrics, *, live: Check, ready: Check) -> None:
+        host, port = address
+        handler = _handler(metrics, live, ready)
+        server_class = _Server6 if ":" in host else _Server
+        self._server = server_class((host, port), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> "HealthServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler(metrics: Metrics, live: Check, ready: Check) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "syncd"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, *metrics.exposition(self.headers.get("Accept", "")))
+            elif path in ("/healthz", "/readyz"):
+                ok, body = (live if path == "/healthz" else ready)()
+                self._send(200 if ok else 503, json.dumps(body, default=str).encode() + b"\n",
+                           "application/json")
+            else:
+                self._send(404, b'{"error": "not found; try /metrics, /healthz or /readyz"}\n',
+                           "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from http.server
+            pass                                                  # scrapes every 15 s: no access log
+
+    return Handler

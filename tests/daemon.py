@@ -1,0 +1,208 @@
+"""`syncd run` as a real subprocess, for the service tests: its output collected and parsed
+line by line, and ways to wait for an event, send a signal, scrape its HTTP endpoint, and listen
+on a systemd notification socket it writes to."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def documented_events() -> dict[str, set[str]]:
+    """docs/log-events.md: event name -> the field names its table row mentions."""
+    events: dict[str, set[str]] = {}
+    for line in (ROOT / "docs" / "log-events.md").read_text().splitlines():
+        match = re.match(r"\| `([a-z_.]+)` \|", line)
+        if match:
+            events[match[1]] = set(re.findall(r"`([a-z_]+)`", line))
+    return events
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This machine's environment without anything that would steer syncd or fake systemd."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SYNCD_") and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+                                                       "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY")}
+    return {**env, **extra}
+
+
+def syncd_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "syncd.cli", *args]
+
+
+class Daemon:
+    """One `syncd run` process. Use as a context manager: it is killed if a test leaves it running."""
+
+    def __init__(self, config: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
+        self.config = config
+        self.env = env or clean_env()
+        self.args = args
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._changed = threading.Condition()
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> "Daemon":
+        self.process = subprocess.Popen(syncd_command("run", "--config", str(self.config), *self.args),
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env=self.env, cwd=self.config.parent)
+        for stream, lines in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr)):
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True).start()
+        return self
+
+    def __enter__(self) -> "Daemon":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def _pump(self, stream: Any, lines: list[str]) -> None:
+        for line in stream:
+            with self._changed:
+                lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    # -- reading its log ------------------------------------------------------------------
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Parsed stdout lines (all must be JSON: a line that is not fails the test here)."""
+        with self._changed:
+            lines = list(self.stdout)
+        parsed = [json.loads(line) for line in lines if line.strip()]
+        return [e for e in parsed if name is None or e.get("event") == name]
+
+    def wait_for(self, name: str, count: int = 1, timeout: float = 30.0,
+                 where: Callable[[dict[str, Any]], bool] = lambda e: True) -> list[dict[str, Any]]:
+        """Block until ``count`` lines with event ``name`` (matching ``where``) were written."""
+        deadline = time.monotonic() + timeout
+        exited_at: float | None = None
+        with self._changed:
+            while True:
+                found = [e for e in self.events(name) if where(e)]
+                if len(found) >= count:
+                    return found
+                if exited_at is None and self.process is not None and self.process.poll() is not None:
+                    exited_at = time.monotonic()          # give the readers a moment for the last lines
+                if exited_at is not None and time.monotonic() - exited_at > 0.5:
+                    raise AssertionError(f"syncd exited ({self.process.returncode}) before {count} x {name}:\n"
+                                         + self.transcript())
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for {count} x {name}:\n" + self.transcript())
+                self._changed.wait(min(left, 0.2))
+
+    def transcript(self, last: int = 40) -> str:
+        return "\n".join(self.stdout[-last:] + ["--- stderr ---"] + self.stderr[-last:])
+
+    # -- controlling it -------------------------------------------------------------------
+    def signal(self, sig: int) -> float:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        return time.monotonic()
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        code = self.process.wait(timeout=timeout)
+        time.sleep(0.1)                      # let the pump threads read the last lines
+        return code
+
+    def stop(self, timeout: float = 20.0) -> int:
+        self.signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, str, str]:
+    """(status, content type, body); 4xx/5xx are answers, not exceptions."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics as {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, content_type, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200 and content_type.startswith("text/plain"), (status, content_type)
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body) for sample in family.samples}
+
+
+def sample(metrics: dict, name: str, **labels: str) -> float:
+    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+class NotifyListener:
+    """A NOTIFY_SOCKET of our own (abstract, like systemd's): collects every datagram."""
+
+    def __init__(self) -> None:
+        self.name = f"@syncd-test-{uuid.uuid4().hex}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + self.name[1:])
+        self.sock.settimeout(0.2)
+        self.messages: list[dict[str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "NotifyListener":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            self.messages.append(fields)
+
+    def with_key(self, key: str) -> list[dict[str, str]]:
+        return [m for m in list(self.messages) if key in m]
+
+    def wait_for(self, key: str, count: int = 1, timeout: float = 20.0) -> list[dict[str, str]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.with_key(key)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no {count} x {key} in {self.messages}")
