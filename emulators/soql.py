@@ -218,8 +218,8 @@ def tokenize(text: str) -> list[Token]:
             i += 1
             continue
         if ch == '"':
-            raise malformed(text, start, f"unexpected token: '\"' (use single quotes for "
-                                         f"string literals)")
+            raise malformed(text, start, "unexpected token: '\"' (use single quotes for "
+                                         "string literals)")
         raise malformed(text, start, f"unexpected token: '{ch}'")
     tokens.append(Token("EOF", "<EOF>", n))
     return tokens

@@ -40,10 +40,10 @@ class CursorRow(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
 
-class RejectionRow(SQLModel, table=True):
-    """A record the remote system refused, with its error code. Cleared when a later write succeeds."""
+class RejectionColumns(SQLModel):
+    """A record the remote system refused, with its error code. Cleared when a later write
+    succeeds. Both legs keep one table of these (same columns, see StateStore.write_rejections)."""
 
-    __tablename__ = "rejections"
     pipeline: str = Field(primary_key=True, max_length=64)
     hubspot_id: str = Field(primary_key=True, max_length=32)
     code: str = Field(max_length=80)
@@ -54,6 +54,10 @@ class RejectionRow(SQLModel, table=True):
     first_seen_at: dt.datetime = Field(default_factory=utcnow)
     last_seen_at: dt.datetime = Field(default_factory=utcnow)
     run_id: str | None = Field(default=None, max_length=36)
+
+
+class RejectionRow(RejectionColumns, table=True):
+    __tablename__ = "rejections"
 
 
 class RunRow(SQLModel, table=True):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel, select
 
-from state.models import LinkRow, utcnow
+from state.models import LinkRow, RejectionColumns, utcnow
 from syncd.feedback_records import OutcomeState
 from syncd.records import Rejection
 
@@ -72,20 +72,10 @@ class OutcomeRow(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
 
-class FeedbackRejectionRow(SQLModel, table=True):
+class FeedbackRejectionRow(RejectionColumns, table=True):
     """A contact HubSpot refused an outcome for. Cleared when a later write succeeds."""
 
     __tablename__ = "feedback_rejections"
-    pipeline: str = Field(primary_key=True, max_length=64)
-    hubspot_id: str = Field(primary_key=True, max_length=32)
-    code: str = Field(max_length=80)
-    message: str
-    payload_hash: str | None = Field(default=None, max_length=64)
-    retryable: bool = False
-    attempts: int = 1
-    first_seen_at: dt.datetime = Field(default_factory=utcnow)
-    last_seen_at: dt.datetime = Field(default_factory=utcnow)
-    run_id: str | None = Field(default=None, max_length=36)
 
 
 _STATE_COLUMNS = ("lead_id", "lead_status", "disqualified_reason", "converted", "opportunity_id", "stage", "closed",
@@ -218,21 +208,5 @@ class OutcomeStore:
                     index_elements=[outcomes.c.pipeline, outcomes.c.hubspot_id],
                     set_={name: insert.excluded[name] for name in (*_STATE_COLUMNS, "updated_at")}),
                     list(rows.values()))
-            refused = {r.hubspot_id for r in rejections}
-            gone = [h for h in dict.fromkeys(resolved) if h not in refused]
-            for chunk in _chunks(gone):
-                connection.execute(rejected.delete().where(rejected.c.pipeline == pipeline,
-                                                           rejected.c.hubspot_id.in_(chunk)))
-            if rejections:
-                rows = {r.hubspot_id: {
-                    "pipeline": pipeline, "hubspot_id": r.hubspot_id, "code": r.code[:80], "message": r.message,
-                    "payload_hash": r.payload_hash, "retryable": r.retryable, "attempts": 1,
-                    "first_seen_at": now, "last_seen_at": now, "run_id": run_id} for r in rejections}
-                insert = self.store._insert(rejected)
-                old = rejected.c
-                connection.execute(insert.on_conflict_do_update(
-                    index_elements=[old.pipeline, old.hubspot_id],
-                    set_={"code": insert.excluded.code, "message": insert.excluded.message,
-                          "payload_hash": insert.excluded.payload_hash, "retryable": insert.excluded.retryable,
-                          "attempts": old.attempts + 1, "last_seen_at": insert.excluded.last_seen_at,
-                          "run_id": insert.excluded.run_id}), list(rows.values()))
+            self.store.write_rejections(connection, rejected, pipeline, rejections, resolved,
+                                        run_id=run_id, now=now)

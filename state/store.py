@@ -145,7 +145,7 @@ class StateStore:
         """Record one confirmed batch in one transaction: links written, records rejected,
         rejections resolved. Natural-key upserts, one statement per kind of row."""
         now = now or utcnow()
-        links_table, rejections_table = LinkRow.__table__, RejectionRow.__table__
+        links_table = LinkRow.__table__
         with self.engine.begin() as connection:
             if links:
                 rows = {link.hubspot_id: {
@@ -170,24 +170,32 @@ class StateStore:
                         "content": func.coalesce(insert.excluded.content, old.content),
                         "last_synced_at": insert.excluded.last_synced_at,
                     }), list(rows.values()))
-            gone = [h for h in dict.fromkeys(resolved) if h not in {r.hubspot_id for r in rejections}]
-            for chunk in _chunks(gone):
-                connection.execute(rejections_table.delete().where(
-                    rejections_table.c.pipeline == pipeline, rejections_table.c.hubspot_id.in_(chunk)))
-            if rejections:
-                rows = {r.hubspot_id: {
-                    "pipeline": pipeline, "hubspot_id": r.hubspot_id, "code": r.code[:80], "message": r.message,
-                    "payload_hash": r.payload_hash, "retryable": r.retryable, "attempts": 1,
-                    "first_seen_at": now, "last_seen_at": now, "run_id": run_id,
-                } for r in rejections}
-                insert = self._insert(rejections_table)
-                old = rejections_table.c
-                connection.execute(insert.on_conflict_do_update(
-                    index_elements=[old.pipeline, old.hubspot_id],
-                    set_={"code": insert.excluded.code, "message": insert.excluded.message,
-                          "payload_hash": insert.excluded.payload_hash, "retryable": insert.excluded.retryable,
-                          "attempts": old.attempts + 1, "last_seen_at": insert.excluded.last_seen_at,
-                          "run_id": insert.excluded.run_id}), list(rows.values()))
+            self.write_rejections(connection, RejectionRow.__table__, pipeline, rejections, resolved,
+                                  run_id=run_id, now=now)
+
+    def write_rejections(self, connection, table, pipeline: str, rejections: Sequence[Rejection],  # noqa: ANN001
+                         resolved: Sequence[str], *, run_id: str | None, now: dt.datetime) -> None:
+        """Inside the caller's transaction: clear resolved rejections and upsert new ones
+        (attempts counted). Shared by both legs' rejection tables, which have the same columns."""
+        refused = {r.hubspot_id for r in rejections}
+        gone = [h for h in dict.fromkeys(resolved) if h not in refused]
+        for chunk in _chunks(gone):
+            connection.execute(table.delete().where(table.c.pipeline == pipeline, table.c.hubspot_id.in_(chunk)))
+        if not rejections:
+            return
+        rows = {r.hubspot_id: {
+            "pipeline": pipeline, "hubspot_id": r.hubspot_id, "code": r.code[:80], "message": r.message,
+            "payload_hash": r.payload_hash, "retryable": r.retryable, "attempts": 1,
+            "first_seen_at": now, "last_seen_at": now, "run_id": run_id,
+        } for r in rejections}
+        insert = self._insert(table)
+        old = table.c
+        connection.execute(insert.on_conflict_do_update(
+            index_elements=[old.pipeline, old.hubspot_id],
+            set_={"code": insert.excluded.code, "message": insert.excluded.message,
+                  "payload_hash": insert.excluded.payload_hash, "retryable": insert.excluded.retryable,
+                  "attempts": old.attempts + 1, "last_seen_at": insert.excluded.last_seen_at,
+                  "run_id": insert.excluded.run_id}), list(rows.values()))
 
     # -- cursors ---------------------------------------------------------------------------
     def get_cursor(self, pipeline: str, name: str) -> str | None:

@@ -98,7 +98,7 @@ def outcomes_table(contacts: list[dict], limit: int = 8) -> Table:
 def show(console: Console, loop: LoopResult) -> None:
     from syncd import console as views
 
-    console.print(f"Sales worked the leads in Salesforce: "
+    console.print("Sales worked the leads in Salesforce: "
                   + ", ".join(f"{n} {what}" for what, n in sorted(loop.played.items())), highlight=False)
     if loop.back is not None:
         console.print(views.run_summary(loop.back))

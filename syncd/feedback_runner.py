@@ -33,12 +33,12 @@ from state.store import StateStore
 from syncd import feedback as planner
 from syncd import property_setup
 from syncd.cursor import Window, advance, format_cursor, read_window
-from syncd.errors import ConfigError, Problem, SyncdError
+from syncd.errors import ConfigError, Problem
 from syncd.feedback import ContactUpdate, FeedbackPlan
 from syncd.feedback_records import SalesforceLead, SalesforceOpportunity
 from syncd.mapping import Mapping
 from syncd.records import Rejection
-from syncd.runner import RunResult, utcnow
+from syncd.runner import RunResult, recorded_run, utcnow
 
 OUTCOMES_CURSOR = "salesforce.outcomes.systemmodstamp"
 COUNT_KEYS = ("read", "leads_read", "opportunities_read", "ignored", "updated", "would_update", "unchanged",
@@ -169,22 +169,17 @@ class BackSync:
             should_stop: Callable[[], bool] | None = None) -> BackRunResult:
         """One run. ``full`` re-reads every linked Lead (unchanged outcomes are still not
         written). ``should_stop`` is asked between pages, as in the forward leg."""
-        run_id = str(uuid.uuid4())
-        structlog.contextvars.bind_contextvars(run_id=run_id, pipeline=self.pipeline, leg="back")
-        started = time.monotonic()
-        calls_before = (self.hubspot.calls, self.salesforce.calls)
-        result = BackRunResult(run_id, "running")
+        result = BackRunResult(str(uuid.uuid4()), "running")
         counts = result.counts
         cursor = self.store.get_cursor(self.pipeline, OUTCOMES_CURSOR)
         window = _whole_seconds(read_window(None if full else cursor, self.clock(), self.lookback))
         result.window = window
-        log.info("feedback.started", dry_run=dry_run, full=full,
-                 window_start=format_cursor(window.start) if window.start else None,
-                 window_end=format_cursor(window.end))
-        if not dry_run:
-            self.store.start_run(run_id, self.pipeline, dry_run=dry_run, leg="back")
         stopped = False
-        try:
+        with recorded_run(result, store=self.store, pipeline=self.pipeline, leg="back", dry_run=dry_run,
+                          hubspot=self.hubspot, salesforce=self.salesforce, counts=lambda: _count_dict(counts)):
+            log.info("feedback.started", dry_run=dry_run, full=full,
+                     window_start=format_cursor(window.start) if window.start else None,
+                     window_end=format_cursor(window.end))
             fetched: set[str] = set()
             for leads in self.reader.lead_pages(window):
                 if should_stop is not None and should_stop():
@@ -212,28 +207,6 @@ class BackSync:
                 log.warning("run.stopping", reason="stop requested", committed="batches written so far")
             else:
                 result.status = "dry_run" if dry_run else ("partial" if counts["rejected"] else "ok")
-        except SyncdError as exc:
-            result.status, result.error = "failed", exc
-            log.error("run.failed", error=str(exc), error_type=type(exc).__name__,
-                      code=getattr(exc, "code", None), who_acts=exc.who_acts)
-        except BaseException:
-            result.status = "interrupted"
-            if not dry_run:
-                self.store.finish_run(run_id, status="interrupted", counts=_count_dict(counts))
-            raise
-        finally:
-            result.duration_seconds = round(time.monotonic() - started, 3)
-            result.api_calls = {"hubspot": self.hubspot.calls - calls_before[0],
-                                "salesforce": self.salesforce.calls - calls_before[1]}
-            result.quota_remaining = {"hubspot": self.hubspot.quota_remaining,      # for syncd.metrics
-                                      "salesforce": self.salesforce.quota_remaining}
-            structlog.contextvars.unbind_contextvars("run_id", "pipeline", "leg")
-        if not dry_run:
-            self.store.finish_run(run_id, status=result.status, counts=_count_dict(counts),
-                                  error=str(result.error) if result.error else None)
-        log.info("run.finished", run_id=run_id, pipeline=self.pipeline, leg="back", status=result.status,
-                 exit_code=int(result.exit_code), duration_seconds=result.duration_seconds,
-                 api_calls=result.api_calls, **_count_dict(counts))
         return result
 
     @staticmethod

@@ -11,6 +11,7 @@ import datetime as dt
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -75,6 +76,45 @@ class RunResult:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+@contextmanager
+def recorded_run(result: RunResult, *, store: StateStore, pipeline: str, leg: str, dry_run: bool,
+                 hubspot: HubSpotConnector, salesforce: SalesforceConnector,
+                 counts: Callable[[], dict[str, int]]) -> Iterator[None]:
+    """Everything around a run's body, the same for both legs: the run row, the error policy and
+    the canonical ``run.finished`` line. The body sets ``result.status``. A SyncdError ends the
+    run as "failed" (logged with who must act, not raised: the caller reads the exit code); any
+    other exception (a kill, a bug) marks the run "interrupted" and propagates."""
+    structlog.contextvars.bind_contextvars(run_id=result.run_id, pipeline=pipeline, leg=leg)
+    started = time.monotonic()
+    calls_before = (hubspot.calls, salesforce.calls)
+    if not dry_run:
+        store.start_run(result.run_id, pipeline, dry_run=dry_run, leg=leg)
+    try:
+        yield
+    except SyncdError as exc:
+        result.status, result.error = "failed", exc
+        log.error("run.failed", error=str(exc), error_type=type(exc).__name__,
+                  code=getattr(exc, "code", None), who_acts=exc.who_acts)
+    except BaseException:
+        result.status = "interrupted"
+        if not dry_run:
+            store.finish_run(result.run_id, status="interrupted", counts=counts())
+        raise
+    finally:
+        result.duration_seconds = round(time.monotonic() - started, 3)
+        result.api_calls = {"hubspot": hubspot.calls - calls_before[0],
+                            "salesforce": salesforce.calls - calls_before[1]}
+        result.quota_remaining = {"hubspot": hubspot.quota_remaining,      # for syncd.metrics
+                                  "salesforce": salesforce.quota_remaining}
+        structlog.contextvars.unbind_contextvars("run_id", "pipeline", "leg")
+    if not dry_run:
+        store.finish_run(result.run_id, status=result.status, counts=counts(),
+                         error=str(result.error) if result.error else None)
+    log.info("run.finished", run_id=result.run_id, pipeline=pipeline, leg=leg, status=result.status,
+             exit_code=int(result.exit_code), duration_seconds=result.duration_seconds,
+             api_calls=result.api_calls, **counts())
 
 
 class ForwardSync:
@@ -192,22 +232,18 @@ class ForwardSync:
         """One cycle. ``should_stop`` is asked between batches (the service's SIGTERM): when it
         says yes, the batch in flight is finished and committed, the cursor stays where it was,
         and the run ends as "interrupted"; the next run re-reads the window and converges."""
-        run_id = str(uuid.uuid4())
-        structlog.contextvars.bind_contextvars(run_id=run_id, pipeline=self.pipeline)
-        started = time.monotonic()
-        result = RunResult(run_id, "running")
-        counts = result.counts
+        result = RunResult(str(uuid.uuid4()), "running")
+        run_id, counts = result.run_id, result.counts
         cursor = self.store.get_cursor(self.pipeline, CONTACTS_CURSOR)
         # --full reads every qualifying contact again; unchanged payloads are still not written.
         window = read_window(None if full else cursor, self.clock(), self.lookback)
         result.window = window
-        log.info("run.started", dry_run=dry_run, full=full,
-                 window_start=format_cursor(window.start) if window.start else None,
-                 window_end=format_cursor(window.end))
-        if not dry_run:
-            self.store.start_run(run_id, self.pipeline, dry_run=dry_run)
         buffer: list[Write] = []
-        try:
+        with recorded_run(result, store=self.store, pipeline=self.pipeline, leg="forward", dry_run=dry_run,
+                          hubspot=self.hubspot, salesforce=self.salesforce, counts=lambda: _count_dict(counts)):
+            log.info("run.started", dry_run=dry_run, full=full,
+                     window_start=format_cursor(window.start) if window.start else None,
+                     window_end=format_cursor(window.end))
             stopped = False
             seen: set[str] = set()
             for contacts in self._batches(window):
@@ -253,27 +289,6 @@ class ForwardSync:
                 log.warning("run.stopping", reason="stop requested", committed="batches written so far")
             else:
                 result.status = "dry_run" if dry_run else ("partial" if counts["rejected"] else "ok")
-        except SyncdError as exc:
-            result.status, result.error = "failed", exc
-            log.error("run.failed", error=str(exc), error_type=type(exc).__name__,
-                      code=getattr(exc, "code", None), who_acts=exc.who_acts)
-        except BaseException:
-            result.status = "interrupted"
-            if not dry_run:
-                self.store.finish_run(run_id, status="interrupted", counts=_count_dict(counts))
-            raise
-        finally:
-            result.duration_seconds = round(time.monotonic() - started, 3)
-            result.api_calls = {"hubspot": self.hubspot.calls, "salesforce": self.salesforce.calls}
-            result.quota_remaining = {"hubspot": self.hubspot.quota_remaining,
-                                      "salesforce": self.salesforce.quota_remaining}
-            structlog.contextvars.unbind_contextvars("run_id", "pipeline")
-        if not dry_run:
-            self.store.finish_run(run_id, status=result.status, counts=_count_dict(counts),
-                                  error=str(result.error) if result.error else None)
-        log.info("run.finished", run_id=run_id, pipeline=self.pipeline, status=result.status,
-                 exit_code=int(result.exit_code), duration_seconds=result.duration_seconds,
-                 api_calls=result.api_calls, **_count_dict(counts))
         return result
 
 

@@ -17,6 +17,17 @@ from syncd.cli import main
 from syncd.runner import RunResult
 
 UTC = dt.timezone.utc
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_or_skip() -> None:
+    """Skip (with the reason) where the machine's PostgreSQL is not reachable."""
+    try:
+        import psycopg
+
+        psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001 - any reason it is not there
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({type(exc).__name__})")
 
 
 def qualified(n: int, start: int = 0, **extra: str) -> list[dict[str, str]]:

@@ -18,25 +18,17 @@ from state.store import StateStore
 from syncd.feedback import gone
 from syncd.feedback_records import OutcomeState
 from syncd.records import Link, Rejection
+from tests.conftest import POSTGRES_URL, postgres_or_skip
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
-
-def _postgres_or_skip() -> None:
-    try:
-        import psycopg
-
-        psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=3).close()
-    except Exception as exc:  # noqa: BLE001 - any reason it is not there
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({type(exc).__name__})")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
     if request.param == "postgresql":
-        _postgres_or_skip()
+        postgres_or_skip()
         url = POSTGRES_URL
     else:
         url = f"sqlite:///{tmp_path / 'state.db'}"

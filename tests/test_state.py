@@ -5,23 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import sqlalchemy
 
 from state.store import StateStore
 from syncd.records import Link, Rejection
+from tests.conftest import POSTGRES_URL, postgres_or_skip, qualified
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _postgres_available() -> bool:
-    try:
-        engine = sqlalchemy.create_engine(POSTGRES_URL)
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not here"
-        return False
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -29,8 +17,7 @@ def store(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'state.db'}"
     else:
-        if not _postgres_available():
-            pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+        postgres_or_skip()
         url = POSTGRES_URL
     store = StateStore(url)
     store.migrate()
@@ -79,9 +66,7 @@ def test_cursor_and_runs_round_trip(store, pipeline):
 
 
 def test_a_full_cycle_on_postgresql_state_converges_and_reruns_write_nothing(syncd, pipeline):
-    if not _postgres_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
-    from tests.conftest import qualified
+    postgres_or_skip()
 
     env = {"SYNCD_STATE__DATABASE_URL": POSTGRES_URL, "SYNCD_SYNC__PIPELINE": pipeline}
     ids = syncd.hubspot.create_contacts(qualified(250))
