@@ -330,7 +330,7 @@ class SyncSettings(_Section):
         10, ge=0, le=1440, description="Re-read window for HubSpot search's eventual consistency.")
     pipeline: str = Field("hubspot-to-salesforce",
                           description="Name for state rows, locks and logs ([a-z0-9-]+).")
-    dry_run: bool = Field(False, description="Read and map, but write nothing to Salesforce.")
+    dry_run: bool = Field(False, description="Read and plan both legs, but write nothing to Salesforce or HubSpot.")
 
     @field_validator("pipeline")
     @classmethod

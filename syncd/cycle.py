@@ -10,10 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from connectors.hubspot import HubSpotConnector
+from connectors.salesforce import SalesforceConnector
 from state.store import StateStore
 from syncd import app
 from syncd.errors import ExitCode
 from syncd.runner import Progress, RunResult
+
+
+@dataclass
+class Connectors:
+    """The clients a cycle talks through. The service keeps one pair across cycles (one login,
+    warm connection pools) and builds a new pair when a reload changes the settings."""
+
+    hubspot: HubSpotConnector
+    salesforce: SalesforceConnector
+
+    @classmethod
+    def build(cls, loaded: app.Loaded) -> "Connectors":
+        return cls(app.hubspot_connector(loaded.settings), app.salesforce_connector(loaded.settings))
 
 
 @dataclass
@@ -36,9 +51,11 @@ class CycleResult:
 
 
 def run_cycle(loaded: app.Loaded, store: StateStore, *, dry_run: bool = False, full: bool = False,
-              progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> CycleResult:
-    # One pair of connectors for both legs: one Salesforce login per cycle.
-    hubspot, salesforce = app.hubspot_connector(loaded.settings), app.salesforce_connector(loaded.settings)
+              progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+              connectors: Connectors | None = None) -> CycleResult:
+    # One pair of connectors for both legs (and, in the service, for every cycle): one login.
+    connectors = connectors or Connectors.build(loaded)
+    hubspot, salesforce = connectors.hubspot, connectors.salesforce
     forward = app.forward_sync(loaded, store, progress=progress, hubspot=hubspot,
                                salesforce=salesforce).run(dry_run=dry_run, full=full, should_stop=should_stop)
     back = None

@@ -57,7 +57,7 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return ": ".join(part for part in (where, self.field, self.message) if part)
 
 
 class ConfigError(SyncdError):

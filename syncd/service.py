@@ -53,7 +53,7 @@ from state.lock import KeepAlive, Lease
 from state.store import StateStore
 from syncd import __version__, app
 from syncd.config import ScheduleSettings
-from syncd.cycle import CycleResult, run_cycle
+from syncd.cycle import Connectors, CycleResult, run_cycle
 from syncd.errors import ConfigError, LockHeld, Problem, SyncdError
 from syncd.logs import configure_logging
 from syncd.metrics import READY_WITHIN_CYCLES, SUCCESS_STATUSES, HealthServer, Metrics
@@ -200,6 +200,7 @@ class Service:
                                     | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.http: HealthServer | None = None
         self.keepalive: KeepAlive | None = None
+        self._connectors: tuple[app.Loaded, Connectors] | None = None   # reused until a reload
 
     @property
     def settings(self):  # noqa: ANN201 - syncd.config.Settings
@@ -309,8 +310,10 @@ class Service:
         cycle: CycleResult | None = None
         error: Exception | None = None
         try:
+            if self._connectors is None or self._connectors[0] is not loaded:
+                self._connectors = (loaded, Connectors.build(loaded))
             cycle = self.cycle(loaded, self.store, dry_run=loaded.settings.sync.dry_run,
-                               should_stop=self.should_stop)
+                               should_stop=self.should_stop, connectors=self._connectors[1])
             status = cycle_status(cycle)
         except SyncdError as exc:          # e.g. an unreadable key file: this cycle fails, the next retries
             status, error = "failed", exc

@@ -129,6 +129,8 @@ def test_the_service_runs_cycles_on_schedule_and_its_metrics_and_readiness_match
         assert abs(time.time() - last_success) < 30
         assert sample(metrics, "syncd_next_cycle_timestamp_seconds") > last_success
         assert sample(metrics, "syncd_lease_held") == 1
+        # The connectors live across cycles: one Salesforce login for the daemon's whole life.
+        assert stack.salesforce.requests.count(path_contains="/oauth2/token") == 1
 
         status, content_type, body = http_get(f"http://127.0.0.1:{port}/readyz")
         assert (status, content_type) == (200, "application/json") and json.loads(body)["ready"] is True

@@ -71,7 +71,7 @@ class Recorder:
         self.active = self.most_active = 0
         self._lock = threading.Lock()
 
-    def __call__(self, loaded, store, *, dry_run: bool, should_stop) -> CycleResult:  # noqa: ANN001
+    def __call__(self, loaded, store, *, dry_run: bool, should_stop, **_) -> CycleResult:  # noqa: ANN001
         with self._lock:
             number = len(self.spans)
             self.active += 1
