@@ -73,9 +73,14 @@ def _contact_write(source: Write, mapping: Mapping, contact_id: str, lead_id: st
                  target_id=contact_id, lead_id=lead_id, attribution=source.attribution)
 
 
+def mapping_fingerprint(mapping: Mapping) -> str:
+    """Changes whenever the mapping would render anything differently."""
+    return payload_hash(mapping.model_dump(mode="json", by_alias=True))
+
+
 def input_hash(contact: Contact, mapping: Mapping) -> str:
     """Fingerprint of a contact's values and the mapping that reads them."""
-    return payload_hash({"mapping": mapping.model_dump(mode="json", by_alias=True),
+    return payload_hash({"mapping": mapping_fingerprint(mapping),
                          "properties": contact.properties,
                          "history": {k: [(h.value, h.timestamp) for h in v] for k, v in contact.history.items()}})
 

@@ -30,6 +30,9 @@ from syncd.records import Contact, Link, Rejection
 
 log = structlog.get_logger("syncd.run")
 
+# The fingerprint of the mapping the last complete run used (see ForwardSync._retry_queue).
+MAPPING_CURSOR = "mapping.fingerprint"
+
 
 class Progress(Protocol):
     def started(self, total: int | None) -> None: ...
@@ -133,9 +136,14 @@ class ForwardSync:
         self.progress = progress or _NoProgress()
 
     # -- reading --------------------------------------------------------------------------
+    def _mapping_changed(self) -> bool:
+        return self.store.get_cursor(self.pipeline, MAPPING_CURSOR) != engine.mapping_fingerprint(self.mapping)
+
     def _retry_queue(self) -> list[Contact]:
-        """Contacts whose last write failed for a passing reason: re-read even if unchanged."""
-        ids = self.store.rejected_ids(self.pipeline, retryable_only=True)
+        """Contacts to re-read by id even though they did not change in HubSpot: those whose last
+        write failed for a passing reason, and, after the mapping changed, every rejected one
+        (an admin who adds `max_length` to a field expects the records it rejected to go)."""
+        ids = self.store.rejected_ids(self.pipeline, retryable_only=not self._mapping_changed())
         if not ids:
             return []
         return self.hubspot.read_contacts(ids, self.mapping.properties_to_read(),
@@ -283,6 +291,7 @@ class ForwardSync:
                 if not stopped:
                     new_cursor = advance(cursor, window)
                     self.store.set_cursor(self.pipeline, CONTACTS_CURSOR, new_cursor)
+                    self.store.set_cursor(self.pipeline, MAPPING_CURSOR, engine.mapping_fingerprint(self.mapping))
                     log.info("cursor.advanced", cursor=CONTACTS_CURSOR, value=new_cursor, previous=cursor)
             if stopped:
                 result.status = "interrupted"

@@ -165,3 +165,29 @@ def test_dry_run_plans_but_writes_nothing_anywhere(syncd):
     assert store.recent_runs("hubspot-to-salesforce") == [] and store.cursors("hubspot-to-salesforce") == []
     store.close()
     assert syncd.run().counts["created"] == 5
+
+
+def test_after_the_mapping_changes_rejected_records_are_retried_without_a_contact_edit(syncd, tmp_path):
+    from pathlib import Path
+
+    from mappings import __file__ as mappings_init
+
+    contacts = qualified(3)
+    contacts[1]["company"] = "C" * 300
+    ids = syncd.hubspot.create_contacts(contacts)
+    assert syncd.run().counts["rejected"] == 1
+    assert syncd.run().counts["still_rejected"] == 1           # unchanged mapping: not retried
+    text = (Path(mappings_init).parent / "hubspot-to-salesforce.yaml").read_text()
+    fixed = tmp_path / "fixed.yaml"
+    fixed.write_text(text.replace('''  Company:                     # required by Salesforce; longer than 255 characters is rejected
+    from: company
+    default: "[not provided]"''', '''  Company:
+    from: company
+    default: "[not provided]"
+    max_length: 255'''))
+    syncd.write_config(mapping=fixed)
+    syncd.hubspot.requests.clear()
+    result = syncd.run(env={"SYNCD_SYNC__LOOKBACK_MINUTES": "0"})
+    assert result.counts["created"] == 1 and result.exit_code == ExitCode.OK
+    assert len(syncd.leads_by_hubspot_id()[ids[1]]["Company"]) == 255
+    assert syncd.hubspot.requests.count(path_contains="/batch/read") >= 1
