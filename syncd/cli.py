@@ -198,6 +198,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
       syncd status --json | jq .lock.next_run_at
     """
     from state.lock import current_lease, utcnow
+    from state.outcomes import OutcomeStore
     from syncd import app, console
 
     try:
@@ -210,6 +211,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         runs = store.recent_runs(pipeline, limit)
         cursors = store.cursors(pipeline)
         rejections = store.list_rejections(pipeline, limit)
+        feedback_rejections = OutcomeStore(store).list_rejections(pipeline, limit)
         links, rejected_total = store.count_links(pipeline), store.count_rejections(pipeline)
         lease, now = current_lease(store, pipeline), utcnow()
     finally:
@@ -221,6 +223,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
             "runs": [r.model_dump(mode="json") for r in runs],
             "watermarks": {c.name: c.value for c in cursors},
             "rejections": [r.model_dump(mode="json") for r in rejections],
+            "feedback_rejections": [r.model_dump(mode="json") for r in feedback_rejections],
         }, indent=2, default=str))
         return
     stdout.print(f"pipeline [bold]{pipeline}[/bold]: {links} contacts linked to Salesforce, "
@@ -230,7 +233,9 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
     if cursors:
         stdout.print(console.cursors_table(cursors))
     if rejections:
-        stdout.print(console.rejections_table(rejections))
+        stdout.print(console.rejections_table(rejections, "Rejected by Salesforce or the mapping (forward)"))
+    if feedback_rejections:
+        stdout.print(console.rejections_table(feedback_rejections, "Outcomes HubSpot refused (back)"))
 
 
 def _register_optional_commands() -> None:

@@ -118,7 +118,7 @@ def test_salesforce_records_syncd_did_not_hand_over_are_ignored(ready):
     assert foreign and props(ready, ids[1]).get("syncd_outcome") is None
 
 
-def test_a_contact_deleted_in_hubspot_since_hand_over_is_reported_not_crashed_on(ready):
+def test_a_contact_deleted_in_hubspot_since_hand_over_is_reported_not_crashed_on(ready, capsys):
     sf = ready.salesforce
     ids, leads = hand_over(ready, 3)
     sf.update("Lead", leads[ids[0]]["Id"], {"Status": "Closed - Not Converted", "Unqualified_Reason__c": "Bad Data"})
@@ -144,6 +144,13 @@ def test_a_contact_deleted_in_hubspot_since_hand_over_is_reported_not_crashed_on
         store.close()
     again = cycle(ready).back
     assert again.exit_code == ExitCode.OK and again.counts["still_rejected"] == 2 and again.counts["rejected"] == 0
+    # `syncd status` shows them, apart from the forward leg's rejections.
+    capsys.readouterr()
+    assert ready.cli("status", "--json") == ExitCode.OK
+    status = json.loads(capsys.readouterr().out)
+    assert status["rejections"] == []
+    assert sorted((r["hubspot_id"], r["code"]) for r in status["feedback_rejections"]) == sorted(
+        [(ids[0], "OBJECT_NOT_FOUND"), (ids[1], "OBJECT_NOT_FOUND")])
 
 
 def test_missing_hubspot_properties_fail_the_run_naming_them_and_setup_fixes_it_safely_twice(syncd, capsys):
