@@ -263,8 +263,8 @@ class HubSpotConnector:
             if contact_id in done:
                 results.append(ContactWriteResult(contact_id, True))
                 continue
-            error = next((e for e in errors if contact_id in ((e.get("context") or {}).get("ids") or [])),
-                         errors[0] if errors else {})
+            # Only an error that names this contact is its error; never borrow another's.
+            error = next((e for e in errors if contact_id in ((e.get("context") or {}).get("ids") or [])), {})
             results.append(ContactWriteResult(contact_id, False, error.get("category") or "NOT_UPDATED",
                                               str(error.get("message") or "HubSpot did not update it")[:500]))
         return results

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote_plus
 
 import requests
 import structlog
@@ -33,6 +34,25 @@ log = structlog.get_logger("syncd.salesforce")
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+# Salesforce answers 414 to a request URI over 16,384 bytes, and a query travels in the URI
+# (GET /query?q=...). Values are packed into IN (...) lists by their encoded length, not by count:
+# 200 long emails or 1,000 ids would pass SOQL's own 100,000-character limit and still fail.
+MAX_QUERY_URI_BYTES = 12_000     # leaves room for the path, the version and the other clauses
+
+
+def soql_chunks(values: Sequence[str], render: Callable[[list[str]], str],
+                limit: int = MAX_QUERY_URI_BYTES, most: int = IN_CLAUSE_LIMIT) -> Iterable[str]:
+    """Queries, each with as many of ``values`` as fit ``limit`` URL-encoded bytes (and ``most``)."""
+    pending: list[str] = []
+    for value in values:
+        if pending and (len(pending) >= most or len(quote_plus(render([*pending, value]))) > limit):
+            yield render(pending)
+            pending = []
+        pending.append(value)
+    if pending:
+        yield render(pending)
 
 
 def _error_body(exc: SalesforceError) -> tuple[str | None, str]:
@@ -182,10 +202,10 @@ class SalesforceConnector:
 
     def _leads_where(self, external_id_field: str, where: str, values: Sequence[str]) -> list[ExistingLead]:
         found: list[ExistingLead] = []
-        for chunk in _chunks(sorted(set(values)), IN_CLAUSE_LIMIT):
-            soql = format_soql(
-                f"SELECT Id, Email, IsConverted, ConvertedContactId, CreatedDate, {external_id_field} "
-                f"FROM Lead WHERE {where} IN {{values}} ORDER BY CreatedDate, Id", values=list(chunk))
+        render = lambda chunk: format_soql(  # noqa: E731
+            f"SELECT Id, Email, IsConverted, ConvertedContactId, CreatedDate, {external_id_field} "
+            f"FROM Lead WHERE {where} IN {{values}} ORDER BY CreatedDate, Id", values=chunk)
+        for soql in soql_chunks(sorted(set(values)), render):
             for row in self.query(soql):
                 found.append(ExistingLead(row["Id"], row.get("Email"), row.get(external_id_field),
                                           bool(row.get("IsConverted")), row.get("ConvertedContactId"),

@@ -21,12 +21,12 @@ from typing import Any
 
 from simple_salesforce import format_soql
 
-from connectors.salesforce import SalesforceConnector
+from connectors.salesforce import SalesforceConnector, soql_chunks
 from syncd.cursor import Window
 from syncd.feedback_records import SalesforceLead, SalesforceOpportunity, parse_datetime
 from syncd.mapping_feedback import Feedback
 
-OPPORTUNITY_ID_CHUNK = 1000
+OPPORTUNITY_ID_CHUNK = 1000   # at most; soql_chunks also keeps each query's URI short enough
 LEAD_FIELDS = ("Id", "Status", "IsConverted", "ConvertedOpportunityId", "ConvertedDate", "LastModifiedDate",
                "SystemModstamp")
 OPPORTUNITY_FIELDS = ("Id", "StageName", "IsClosed", "IsWon", "Amount", "CloseDate", "LastModifiedDate",
@@ -88,9 +88,9 @@ class OutcomeReader:
         wanted = sorted(set(ids))
         loss_field = self.feedback.opportunity.loss_reason_field
         found: list[SalesforceOpportunity] = []
-        for start in range(0, len(wanted), OPPORTUNITY_ID_CHUNK):
-            chunk = wanted[start:start + OPPORTUNITY_ID_CHUNK]
-            for rows in self.salesforce.query_pages(opportunity_soql(self.feedback, chunk, window)):
+        for soql in soql_chunks(wanted, lambda chunk: opportunity_soql(self.feedback, chunk, window),
+                                most=OPPORTUNITY_ID_CHUNK):
+            for rows in self.salesforce.query_pages(soql):
                 for row in rows:
                     amount = row.get("Amount")
                     found.append(SalesforceOpportunity(

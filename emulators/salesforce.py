@@ -76,6 +76,9 @@ _VERSION_RE = re.compile(r"^/services/data/v(\d{1,3}\.\d)(?:/(.*))?$")
 _SEASONS = ("Winter", "Summer", "Spring")
 
 
+MAX_URI_BYTES = 16_384
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -786,6 +789,12 @@ class SalesforceEmulator(EmulatorApp):
         fault = self._take_fault(request.method, path)
         if fault is not None:
             return fault
+        uri = request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI") or request.full_path
+        if len(uri) > MAX_URI_BYTES:
+            # Salesforce refuses request URIs over 16 KB before looking at them (a long SOQL query
+            # travels in the URI); clients must split their IN (...) lists.
+            return _json(414, [{"message": f"Request-URI of {len(uri)} bytes is too long (max {MAX_URI_BYTES})",
+                                "errorCode": "URI_TOO_LONG"}])
         try:
             if path == "/services/oauth2/token":
                 return self._token(request)

@@ -199,8 +199,11 @@ class Lease:
                 raise _held(info, now)
             reason = None if row.token == self.token else ("expired" if info.expired(now) else "process gone")
             with self.store.engine.begin() as connection:
+                # Compare-and-swap on what we read, heartbeat included: a holder that renewed
+                # between our read and this update keeps its lease.
                 swapped = connection.execute(update(table).where(
-                    table.c.pipeline == self.pipeline, table.c.token == row.token).values(**self._values(now)))
+                    table.c.pipeline == self.pipeline, table.c.token == row.token,
+                    table.c.heartbeat_at == row.heartbeat_at).values(**self._values(now)))
             if swapped.rowcount == 1:
                 return self._taken(info if reason else None, reason)
         current = current_lease(self.store, self.pipeline)

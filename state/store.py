@@ -49,7 +49,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Timestamps are stored naive, in UTC: make the session agree, whatever the server's zone.
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC", "connect_timeout": 10})
 
 
 def _cut(value: str | None, size: int = 255) -> str | None:

@@ -92,8 +92,13 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
         from syncd.service import graceful_stop
 
         # A dry run writes nothing, so it needs no lock and may run beside the service.
-        with (nullcontext() if dry_run else holding(store, settings.sync.pipeline, "once")), \
-                graceful_stop() as should_stop:
+        with (nullcontext() if dry_run else holding(store, settings.sync.pipeline, "once")) as lease, \
+                graceful_stop() as stop_requested:
+            # Stop at the next batch on a signal, or when another syncer took the lease over
+            # (this process stalled past its TTL): never write beside another syncer.
+            def should_stop() -> bool:
+                return stop_requested() or (lease is not None and not lease.held)
+
             result = _run_once(loaded, store, dry_run=dry_run, full=full, human=human,
                                should_stop=should_stop)
     except SyncdError as exc:               # LockHeld: another syncer runs this pipeline

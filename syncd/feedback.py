@@ -225,10 +225,17 @@ def plan_feedback(leads: Iterable[SalesforceLead], opportunities: Iterable[Sales
             by_contact[lead.hubspot_id] = lead
         else:
             plan.ignored.append(lead.id)
-    owner = {s.opportunity_id: h for h, s in previous.items() if s.opportunity_id}
-    owner.update({lead.opportunity_id: h for h, lead in by_contact.items() if lead.opportunity_id})
+    # Sales can convert several Leads into one existing Opportunity: every contact behind an
+    # Opportunity hears when it moves.
+    owners: dict[str, list[str]] = {}
+    for hubspot_id, state in previous.items():
+        if state.opportunity_id:
+            owners.setdefault(state.opportunity_id, []).append(hubspot_id)
+    for hubspot_id, lead in by_contact.items():
+        if lead.opportunity_id and hubspot_id not in owners.get(lead.opportunity_id, []):
+            owners.setdefault(lead.opportunity_id, []).append(hubspot_id)
     by_opportunity = {opp.id: opp for opp in opportunities}
-    touched = list(by_contact) + [owner[o] for o in by_opportunity if o in owner and owner[o] not in by_contact]
+    touched = list(by_contact) + [h for o in by_opportunity for h in owners.get(o, []) if h not in by_contact]
     for hubspot_id in dict.fromkeys(touched):
         before = previous.get(hubspot_id)
         lead = by_contact.get(hubspot_id)

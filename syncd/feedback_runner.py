@@ -126,7 +126,9 @@ class BackSync:
         self._report(plan.rejected, result)
         if not dry_run and (quiet or plan.rejected):
             # Nothing to write for these: their observation is recorded now (for the report).
-            self.outcomes.commit(self.pipeline, states=quiet, rejections=plan.rejected, run_id=result.run_id)
+            # A contact whose outcome is back to what HubSpot accepted (or has none) is no longer refused.
+            self.outcomes.commit(self.pipeline, states=quiet, rejections=plan.rejected,
+                                 resolved=plan.unchanged + plan.no_outcome, run_id=result.run_id)
         if not plan.updates:
             return
         self._check_properties()

@@ -100,6 +100,14 @@ def period_seconds(trigger: BaseTrigger, now: dt.datetime) -> float:
 
 def due_times_between(trigger: BaseTrigger, since: dt.datetime, now: dt.datetime, limit: int) -> int:
     """How many due times fall in (since, now], counting at most ``limit``."""
+    if isinstance(trigger, IntervalTrigger):
+        # An interval trigger only knows due times after start-up, so a success restored from
+        # before this start-up would count nothing: extend its grid (start + k * interval)
+        # backwards and count the grid points in (since, now].
+        step = trigger.interval.total_seconds()
+        first = (since - trigger.start_date).total_seconds() // step + 1
+        last = (now - trigger.start_date).total_seconds() // step
+        return int(min(limit, max(0, last - first + 1)))
     count, moment = 0, since
     while count < limit:
         due = trigger.get_next_fire_time(None, moment + dt.timedelta(microseconds=1))
@@ -135,8 +143,11 @@ def _flush() -> None:
 
 def _exit_now(signum: int, event: str, **fields: Any) -> None:
     """Leave without waiting for the cycle. See the module docstring for why state survives."""
-    log.warning(event, signal=_signal_name(signum), exit_code=128 + signum, **fields)
-    _flush()
+    try:   # a signal landing inside a stdout write makes this write re-entrant: exit regardless
+        log.warning(event, signal=_signal_name(signum), exit_code=128 + signum, **fields)
+        _flush()
+    except Exception:  # noqa: BLE001,S110 - nothing may stand between the second signal and the exit
+        pass
     os._exit(128 + signum)
 
 
@@ -291,9 +302,10 @@ class Service:
 
     # -- the job --------------------------------------------------------------------------
     def _run_cycle(self) -> None:
+        self._idle.clear()                 # before the check: shutdown then waits for us, or we see its signal
         if self.stop_signal is not None:
+            self._idle.set()
             return
-        self._idle.clear()
         self._cycle_running = True
         try:
             if not self.lease.held and not self._reacquire():

@@ -115,6 +115,18 @@ def test_an_opportunity_read_on_its_own_finds_its_contact_and_a_reopened_one_goe
     assert reopened.states["101"].closed_at is None and reopened.states["101"].outcome_at == later
 
 
+def test_every_contact_behind_a_shared_opportunity_hears_when_it_closes():
+    """Sales may convert two Leads into one existing Opportunity."""
+    shared = "006000000000001AAA"
+    first = plan([lead(opportunity=shared), lead(opportunity=shared, hubspot_id="102", id="00Q000000000002AAA")],
+                 [opp("Prospecting")])
+    previous = {h: replace(first.states[h], feedback_hash=u.payload_hash)
+                for h, u in ((u.hubspot_id, u) for u in first.updates)}
+    assert sorted(previous) == ["101", "102"]
+    won = plan([], [opp("Closed Won", at=T0 + dt.timedelta(days=2))], previous=previous)
+    assert sorted((u.hubspot_id, u.outcome) for u in won.updates) == [("101", "won"), ("102", "won")]
+
+
 def test_first_contact_time_is_the_first_time_a_worked_status_was_seen_and_then_sticks():
     worked = plan([lead("Working - Contacted", at=T0)]).states["101"]
     later = plan([lead("Closed - Not Converted", reason="No Budget", at=T0 + dt.timedelta(days=2))],

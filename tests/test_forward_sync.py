@@ -191,3 +191,15 @@ def test_after_the_mapping_changes_rejected_records_are_retried_without_a_contac
     assert result.counts["created"] == 1 and result.exit_code == ExitCode.OK
     assert len(syncd.leads_by_hubspot_id()[ids[1]]["Company"]) == 255
     assert syncd.hubspot.requests.count(path_contains="/batch/read") >= 1
+
+
+def test_email_lookups_for_long_addresses_stay_under_salesforces_uri_limit(syncd):
+    """200 long emails in one IN (...) would make a 20 KB request URI; Salesforce answers 414."""
+    contacts = qualified(200)
+    for i, contact in enumerate(contacts):
+        contact["email"] = f"firstname.lastname.department.team.{i:03d}@subsidiary.example-enterprise.com"
+    ids = syncd.hubspot.create_contacts(contacts)
+    result = syncd.run()
+    assert result.exit_code == ExitCode.OK and sorted(syncd.leads_by_hubspot_id()) == sorted(ids)
+    assert syncd.salesforce.requests.count(status=414) == 0
+    assert syncd.salesforce.requests.count(path_contains="/query") >= 2      # split by length, not count

@@ -130,6 +130,21 @@ def test_a_cron_schedule_waits_for_its_first_matching_time_instead_of_running_at
     assert next_runs[0] == dt.datetime(dt.datetime.now(UTC).year + 1, 1, 1, tzinfo=UTC)
 
 
+def test_a_success_restored_from_before_this_start_up_is_judged_by_its_age(tmp_path):
+    """A daemon restarted after days of failed cycles must not read ready for its first cycles."""
+    now = [dt.datetime(2026, 11, 26, 12, 0, tzinfo=UTC)]
+    service = make_service(tmp_path, Recorder({}), interval=60, clock=lambda: now[0])
+    try:
+        service.last_success = service.trigger.start_date - dt.timedelta(days=3)
+        ready, body = service.readiness()
+        assert not ready and body["reason"] == "no successful cycle in the last 3 scheduled cycles"
+        service.last_success = service.trigger.start_date - dt.timedelta(seconds=70)
+        now[0] = service.trigger.start_date
+        assert service.readiness()[0] is True
+    finally:
+        service.lease.release()
+
+
 def test_readiness_fails_after_three_scheduled_cycles_without_a_success(tmp_path):
     now = [dt.datetime(2026, 11, 26, 12, 0, tzinfo=UTC)]
     service = make_service(tmp_path, Recorder({}), interval=60, clock=lambda: now[0])

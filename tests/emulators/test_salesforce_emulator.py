@@ -1126,3 +1126,15 @@ def test_unknown_paths_and_methods(sf_api) -> None:
     response = sf_api("PUT", f"sobjects/Lead/{make_id('00Q', 1)}", json={})
     assert response.status_code == 405
     assert response.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"
+
+
+def test_a_request_uri_over_16kb_is_refused_with_414(sf_server, sf_emulator, sf_http):
+    token = sf_emulator.issue_token()
+    headers = {"Authorization": f"Bearer {token}"}
+    emails = ",".join(f"'{'x' * 60}{i}@example.com'" for i in range(300))
+    response = sf_http.get(f"{sf_server.url}/services/data/v62.0/query", headers=headers,
+                           params={"q": f"SELECT Id FROM Lead WHERE Email IN ({emails})"})
+    assert response.status_code == 414 and response.json()[0]["errorCode"] == "URI_TOO_LONG"
+    short = sf_http.get(f"{sf_server.url}/services/data/v62.0/query", headers=headers,
+                        params={"q": "SELECT Id FROM Lead WHERE Email IN ('a@example.com')"})
+    assert short.status_code == 200
