@@ -73,15 +73,27 @@ class OutcomeReader:
         self.external_id_field = external_id_field
         self.feedback = feedback
 
+    def _lead(self, row: dict[str, Any]) -> SalesforceLead:
+        reason_field = self.feedback.lead.reason_field
+        return SalesforceLead(
+            id=row["Id"], hubspot_id=str(row.get(self.external_id_field) or ""), status=row.get("Status"),
+            reason=row.get(reason_field) if reason_field else None, converted=bool(row.get("IsConverted")),
+            opportunity_id=row.get("ConvertedOpportunityId") or None, modified_at=_modified(row),
+            fields=_plain(row))
+
     def lead_pages(self, window: Window) -> Iterator[list[SalesforceLead]]:
         """syncd-linked Leads changed inside the window, a page at a time."""
-        reason_field = self.feedback.lead.reason_field
         for rows in self.salesforce.query_pages(lead_soql(self.external_id_field, self.feedback, window)):
-            yield [SalesforceLead(
-                id=row["Id"], hubspot_id=str(row.get(self.external_id_field) or ""), status=row.get("Status"),
-                reason=row.get(reason_field) if reason_field else None, converted=bool(row.get("IsConverted")),
-                opportunity_id=row.get("ConvertedOpportunityId") or None, modified_at=_modified(row),
-                fields=_plain(row)) for row in rows]
+            yield [self._lead(row) for row in rows]
+
+    def leads_by_id(self, ids: Iterable[str]) -> list[SalesforceLead]:
+        """These Leads, changed or not (the retry queue), in as few queries as fit a URI."""
+        fields = _select((*LEAD_FIELDS, self.external_id_field), self.feedback.lead_fields())
+        render = lambda chunk: format_soql(  # noqa: E731
+            f"SELECT {', '.join(fields)} FROM Lead WHERE {self.external_id_field} != null AND Id IN {{ids}}",
+            ids=chunk)
+        return [self._lead(row) for soql in soql_chunks(sorted(set(ids)), render)
+                for rows in self.salesforce.query_pages(soql) for row in rows]
 
     def opportunities(self, ids: Iterable[str], window: Window | None) -> list[SalesforceOpportunity]:
         """These Opportunities (only those changed inside ``window`` when one is given)."""

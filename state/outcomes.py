@@ -163,6 +163,13 @@ class OutcomeStore:
                                                       row.retryable)
         return found
 
+    def rejected_ids(self, pipeline: str, *, retryable_only: bool) -> list[str]:
+        with self.store.session() as session:
+            query = select(FeedbackRejectionRow.hubspot_id).where(FeedbackRejectionRow.pipeline == pipeline)
+            if retryable_only:
+                query = query.where(FeedbackRejectionRow.retryable == True)  # noqa: E712 - SQL expression
+            return list(session.exec(query))
+
     def list_rejections(self, pipeline: str, limit: int = 50) -> list[FeedbackRejectionRow]:
         with self.store.session() as session:
             return list(session.exec(select(FeedbackRejectionRow).where(FeedbackRejectionRow.pipeline == pipeline)

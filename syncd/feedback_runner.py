@@ -39,8 +39,10 @@ from syncd.feedback_records import SalesforceLead, SalesforceOpportunity
 from syncd.mapping import Mapping
 from syncd.records import Rejection
 from syncd.runner import RunResult, recorded_run, utcnow
+from syncd.transform import payload_hash
 
 OUTCOMES_CURSOR = "salesforce.outcomes.systemmodstamp"
+FEEDBACK_MAPPING_CURSOR = "feedback.fingerprint"   # the feedback mapping the last complete run used
 COUNT_KEYS = ("read", "leads_read", "opportunities_read", "ignored", "updated", "would_update", "unchanged",
               "no_outcome", "rejected", "still_rejected", "lifecycle_moved", "lifecycle_kept")
 
@@ -166,6 +168,23 @@ class BackSync:
         result.counts["rejected"] += len(rejections)
         result.rejections.extend(rejections)
 
+    # -- the retry queue ---------------------------------------------------------------------
+    def _fingerprint(self) -> str:
+        return payload_hash(self.feedback.model_dump(mode="json", by_alias=True))
+
+    def _retry_queue(self) -> list[SalesforceLead]:
+        """Leads to re-read although they did not change in Salesforce: contacts HubSpot refused
+        for a passing reason, and after the feedback mapping changed, every refused one (an admin
+        who adds the missing option expects the refused outcomes to go)."""
+        changed = self.store.get_cursor(self.pipeline, FEEDBACK_MAPPING_CURSOR) != self._fingerprint()
+        ids = self.outcomes.rejected_ids(self.pipeline, retryable_only=not changed)
+        if not ids:
+            return []
+        lead_ids = [s.lead_id for s in self.outcomes.states_for(self.pipeline, ids).values() if s.lead_id]
+        leads = self.reader.leads_by_id(lead_ids) if lead_ids else []
+        log.info("salesforce.retry_queue_read", refused=len(ids), leads=len(leads), mapping_changed=changed)
+        return leads
+
     # -- the run ---------------------------------------------------------------------------
     def run(self, *, dry_run: bool = False, full: bool = False,
             should_stop: Callable[[], bool] | None = None) -> BackRunResult:
@@ -183,6 +202,12 @@ class BackSync:
                      window_start=format_cursor(window.start) if window.start else None,
                      window_end=format_cursor(window.end))
             fetched: set[str] = set()
+            queued = self._retry_queue()
+            if queued:
+                converted = {lead.opportunity_id for lead in queued if lead.opportunity_id}
+                fetched |= converted
+                self._process(queued, self.reader.opportunities(converted, None) if converted else [],
+                              result, dry_run)
             for leads in self.reader.lead_pages(window):
                 if should_stop is not None and should_stop():
                     stopped = True
@@ -203,6 +228,7 @@ class BackSync:
             if not dry_run and not stopped:
                 new_cursor = advance(cursor, window)
                 self.store.set_cursor(self.pipeline, OUTCOMES_CURSOR, new_cursor)
+                self.store.set_cursor(self.pipeline, FEEDBACK_MAPPING_CURSOR, self._fingerprint())
                 log.info("cursor.advanced", cursor=OUTCOMES_CURSOR, value=new_cursor, previous=cursor)
             if stopped:
                 result.status = "interrupted"

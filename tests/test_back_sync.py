@@ -247,3 +247,21 @@ def test_run_once_reports_both_legs(ready, capsys):
     text = io.StringIO()
     Console(file=text, width=120).print(console.run_summary(back))
     assert "(back leg)" in text.getvalue() and "Leads read from Salesforce" in text.getvalue()
+
+
+def test_an_outcome_hubspot_refused_for_a_passing_reason_is_retried_next_run_though_nothing_changed(ready):
+    (hubspot_id,), leads = hand_over(ready, 1)
+    ready.salesforce.update("Lead", leads[hubspot_id]["Id"], {"Status": "Working - Contacted"})
+    ready.hubspot.inject_fault("POST", "/batch/update", 207, {
+        "status": "COMPLETE", "results": [], "numErrors": 1, "startedAt": "2026-11-26T00:00:00Z",
+        "completedAt": "2026-11-26T00:00:01Z",
+        "errors": [{"status": "error", "category": "LOCKED", "message": "Contact is locked",
+                    "context": {"ids": [hubspot_id]}}]})
+    first = cycle(ready).back
+    assert [(r.hubspot_id, r.code, r.retryable) for r in first.rejections] == [(hubspot_id, "LOCKED", True)]
+    assert props(ready, hubspot_id).get("syncd_outcome") in (None, "")
+    # No look-back: the Lead is outside the next window; only the retry queue brings it back.
+    again = cycle(ready, env={"SYNCD_SYNC__LOOKBACK_MINUTES": "0"}).back
+    assert again.exit_code == ExitCode.OK and again.counts["updated"] == 1
+    assert props(ready, hubspot_id)["syncd_outcome"] == "contacted"
+    assert cycle(ready, env={"SYNCD_SYNC__LOOKBACK_MINUTES": "0"}).back.counts["updated"] == 0
