@@ -263,7 +263,8 @@ class Service:
         self.notifier.stopping(status="stopping: finishing the batch in flight" if running else "stopping")
         self.scheduler.shutdown(wait=False)
         if not self._idle.wait(timeout):
-            self._release()
+            # The cycle thread is still alive and may yet commit a batch, so the lease is not
+            # released here: the "process gone" check frees it at once on this host, the TTL elsewhere.
             _exit_now(signum, "service.stop_timeout", timeout_seconds=timeout,
                       state="committed batches kept; the next run repeats the unconfirmed one")
         self._release()
@@ -473,6 +474,8 @@ class Service:
                         if _value(old.settings, section, key) != _value(new.settings, section, key)]
             if problems:
                 raise ConfigError(problems)
+            # Built before anything is swapped, so a schedule that cannot be built is a failed reload.
+            new_trigger = make_trigger(new.settings.schedule) if new.settings.schedule != old.settings.schedule else None
         except ConfigError as exc:
             self.metrics.reloads.labels("failed").inc()
             log.error("service.reload_failed", problems=[str(p) for p in exc.problems],
@@ -494,8 +497,8 @@ class Service:
                                      "metrics") if getattr(old.settings, name) != getattr(settings, name)]
         if old.mapping != new.mapping and "mapping" not in changed:
             changed.append("mapping")
-        if settings.schedule != old.settings.schedule:
-            self.trigger = make_trigger(settings.schedule)
+        if new_trigger is not None:
+            self.trigger = new_trigger
             self.scheduler.reschedule_job(JOB_ID, trigger=self.trigger)
             self.scheduler.modify_job(JOB_ID, misfire_grace_time=self._grace())
             self._record_next_run(self._next_run_time())
