@@ -205,10 +205,15 @@ class StateStore:
             return row.value if row else None
 
     def set_cursor(self, pipeline: str, name: str, value: str) -> None:
+        self.set_cursors(pipeline, {name: value})
+
+    def set_cursors(self, pipeline: str, values: dict[str, str]) -> None:
+        """Set several cursors in one transaction (a window and the mapping it was read with)."""
         with self.session() as session:
-            row = session.get(CursorRow, (pipeline, name)) or CursorRow(pipeline=pipeline, name=name, value=value)
-            row.value, row.updated_at = value, utcnow()
-            session.add(row)
+            for name, value in values.items():
+                row = session.get(CursorRow, (pipeline, name)) or CursorRow(pipeline=pipeline, name=name, value=value)
+                row.value, row.updated_at = value, utcnow()
+                session.add(row)
             session.commit()
 
     def cursors(self, pipeline: str) -> list[CursorRow]:

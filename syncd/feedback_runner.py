@@ -32,13 +32,13 @@ from state.outcomes import OutcomeStore
 from state.store import StateStore
 from syncd import feedback as planner
 from syncd import property_setup
-from syncd.cursor import Window, advance, format_cursor, read_window
+from syncd.cursor import Window, format_cursor, read_window
 from syncd.errors import ConfigError, Problem
 from syncd.feedback import ContactUpdate, FeedbackPlan
 from syncd.feedback_records import SalesforceLead, SalesforceOpportunity
 from syncd.mapping import Mapping
 from syncd.records import Rejection
-from syncd.runner import RunResult, recorded_run, utcnow
+from syncd.runner import RunResult, close_window, recorded_run, utcnow
 from syncd.transform import payload_hash
 
 OUTCOMES_CURSOR = "salesforce.outcomes.systemmodstamp"
@@ -225,16 +225,9 @@ class BackSync:
                 self._count_read(counts, 0, len(moved), page_started, "opportunities", followed=len(followed))
                 if moved:
                     self._process([], moved, result, dry_run)
-            if not dry_run and not stopped:
-                new_cursor = advance(cursor, window)
-                self.store.set_cursor(self.pipeline, OUTCOMES_CURSOR, new_cursor)
-                self.store.set_cursor(self.pipeline, FEEDBACK_MAPPING_CURSOR, self._fingerprint())
-                log.info("cursor.advanced", cursor=OUTCOMES_CURSOR, value=new_cursor, previous=cursor)
-            if stopped:
-                result.status = "interrupted"
-                log.warning("run.stopping", reason="stop requested", committed="batches written so far")
-            else:
-                result.status = "dry_run" if dry_run else ("partial" if counts["rejected"] else "ok")
+            close_window(result, self.store, self.pipeline, dry_run=dry_run, stopped=stopped,
+                         cursor=(OUTCOMES_CURSOR, cursor), window=window,
+                         fingerprint=(FEEDBACK_MAPPING_CURSOR, self._fingerprint()))
         return result
 
     @staticmethod

@@ -81,6 +81,23 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def close_window(result: RunResult, store: StateStore, pipeline: str, *, dry_run: bool, stopped: bool,
+                 cursor: tuple[str, str | None], window: Window, fingerprint: tuple[str, str]) -> None:
+    """End of a leg's window, the same for both legs: when every write of the window was
+    confirmed, move the cursor and record the mapping it was read with (one transaction), then
+    set the run's status. A stopped run keeps its cursor: the next run reads the window again."""
+    name, previous = cursor
+    if not dry_run and not stopped:
+        value = advance(previous, window)
+        store.set_cursors(pipeline, {name: value, fingerprint[0]: fingerprint[1]})
+        log.info("cursor.advanced", cursor=name, value=value, previous=previous)
+    if stopped:
+        result.status = "interrupted"
+        log.warning("run.stopping", reason="stop requested", committed="batches written so far")
+    else:
+        result.status = "dry_run" if dry_run else ("partial" if result.counts["rejected"] else "ok")
+
+
 @contextmanager
 def recorded_run(result: RunResult, *, store: StateStore, pipeline: str, leg: str, dry_run: bool,
                  hubspot: HubSpotConnector, salesforce: SalesforceConnector,
@@ -288,16 +305,9 @@ class ForwardSync:
                     self._flush(head, run_id, counts, result.rejections)
             if not dry_run:
                 self._flush(buffer, run_id, counts, result.rejections)
-                if not stopped:
-                    new_cursor = advance(cursor, window)
-                    self.store.set_cursor(self.pipeline, CONTACTS_CURSOR, new_cursor)
-                    self.store.set_cursor(self.pipeline, MAPPING_CURSOR, engine.mapping_fingerprint(self.mapping))
-                    log.info("cursor.advanced", cursor=CONTACTS_CURSOR, value=new_cursor, previous=cursor)
-            if stopped:
-                result.status = "interrupted"
-                log.warning("run.stopping", reason="stop requested", committed="batches written so far")
-            else:
-                result.status = "dry_run" if dry_run else ("partial" if counts["rejected"] else "ok")
+            close_window(result, self.store, self.pipeline, dry_run=dry_run, stopped=stopped,
+                         cursor=(CONTACTS_CURSOR, cursor), window=window,
+                         fingerprint=(MAPPING_CURSOR, engine.mapping_fingerprint(self.mapping)))
         return result
 
 
