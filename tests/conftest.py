@@ -3,21 +3,54 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlmodel import SQLModel
 
 from emulators.hubspot import HubSpotEmulator
 from emulators.salesforce import SalesforceEmulator
 from emulators.stack import Stack, start_stack
+from state.store import StateStore
 from syncd import app
 from syncd.cli import main
 from syncd.runner import RunResult
 
 UTC = dt.timezone.utc
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """A migrated state store, once on SQLite and once on the machine's PostgreSQL. Rows of the
+    pipelines the test took (the `pipeline` fixture) are deleted afterwards: the PostgreSQL
+    database is shared with other tests and workers."""
+    if request.param == "postgresql":
+        postgres_or_skip()
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    state = StateStore(url)
+    state.migrate()
+    state.test_pipelines = []  # type: ignore[attr-defined]
+    yield state
+    pipelines = state.test_pipelines  # type: ignore[attr-defined]
+    if pipelines:
+        with state.engine.begin() as connection:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                if "pipeline" in table.c:
+                    connection.execute(table.delete().where(table.c.pipeline.in_(pipelines)))
+    state.close()
+
+
+@pytest.fixture
+def pipeline(store: StateStore) -> str:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    store.test_pipelines.append(name)  # type: ignore[attr-defined]
+    return name
 
 
 def postgres_or_skip() -> None:

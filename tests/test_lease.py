@@ -7,45 +7,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
 
-from state.lock import Lease, LeaseRow, current_lease, holding
-from state.models import RunRow
+from state.lock import Lease, current_lease, holding
 from state.store import StateStore
 from syncd.errors import ExitCode, LockHeld
-from tests.conftest import POSTGRES_URL, postgres_or_skip
 
 T0 = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)
 
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    if request.param == "postgresql":
-        postgres_or_skip()
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    state = StateStore(url)
-    state.migrate()
-    state.test_pipelines = []  # type: ignore[attr-defined]
-    yield state
-    with state.engine.begin() as connection:     # a shared PostgreSQL database: leave it clean
-        for pipeline in state.test_pipelines:  # type: ignore[attr-defined]
-            connection.execute(delete(LeaseRow.__table__).where(LeaseRow.__table__.c.pipeline == pipeline))
-            connection.execute(delete(RunRow.__table__).where(RunRow.__table__.c.pipeline == pipeline))
-    state.close()
-
-
-@pytest.fixture
-def pipeline(store: StateStore) -> str:
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    store.test_pipelines.append(name)  # type: ignore[attr-defined]
-    return name
 
 
 class Clock:

@@ -5,45 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from sqlalchemy import delete
 
-from state.models import LinkRow, RejectionRow, RunRow
-from state.outcomes import FeedbackRejectionRow, OutcomeRow, OutcomeStore
+from state.outcomes import OutcomeStore
 from state.store import StateStore
 from syncd.feedback import gone
 from syncd.feedback_records import OutcomeState
 from syncd.records import Link, Rejection
-from tests.conftest import POSTGRES_URL, postgres_or_skip
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    if request.param == "postgresql":
-        postgres_or_skip()
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    state = StateStore(url)
-    state.migrate()
-    state.pipeline = f"test-{uuid.uuid4().hex[:12]}"  # type: ignore[attr-defined]
-    yield state
-    with state.engine.begin() as connection:     # a shared PostgreSQL database: leave it clean
-        for table in (OutcomeRow, FeedbackRejectionRow, LinkRow, RejectionRow, RunRow):
-            connection.execute(delete(table.__table__).where(table.__table__.c.pipeline == state.pipeline))
-    state.close()
-
-
-def test_an_outcome_state_round_trips_with_its_times_json_fields_and_hash(store):
-    pipeline, outcomes = store.pipeline, OutcomeStore(store)
+def test_an_outcome_state_round_trips_with_its_times_json_fields_and_hash(store, pipeline):
+    outcomes = OutcomeStore(store)
     state = OutcomeState("101", "00Q000000000001AAA", "Closed - Converted", None, True, "006000000000001AAA",
                          "Closed Won", True, True, 48000.5, "2026-03-31", None, "won", None, T0,
                          T0 + dt.timedelta(days=3), T0 + dt.timedelta(days=3),
@@ -59,8 +35,8 @@ def test_an_outcome_state_round_trips_with_its_times_json_fields_and_hash(store)
     assert outcomes.states_for(pipeline, ["101"])["101"] == moved
 
 
-def test_back_leg_rejections_are_kept_apart_from_the_forward_legs(store):
-    pipeline, outcomes = store.pipeline, OutcomeStore(store)
+def test_back_leg_rejections_are_kept_apart_from_the_forward_legs(store, pipeline):
+    outcomes = OutcomeStore(store)
     store.commit_batch(pipeline, rejections=[Rejection("101", "STRING_TOO_LONG", "company", "f-hash")])
     outcomes.commit(pipeline, rejections=[gone("101", "b-hash")])
     assert outcomes.rejections_for(pipeline, ["101"])["101"].code == "OBJECT_NOT_FOUND"
@@ -69,8 +45,8 @@ def test_back_leg_rejections_are_kept_apart_from_the_forward_legs(store):
     assert store.rejections_for(pipeline, ["101"])["101"].code == "STRING_TOO_LONG"   # untouched
 
 
-def test_the_report_reads_links_joined_to_outcomes_within_the_period(store):
-    pipeline, outcomes = store.pipeline, OutcomeStore(store)
+def test_the_report_reads_links_joined_to_outcomes_within_the_period(store, pipeline):
+    outcomes = OutcomeStore(store)
     store.commit_batch(pipeline, links=[Link("1", "00Q1", attribution=("ORGANIC_SEARCH", "q1", "Ebook"))], now=T0)
     store.commit_batch(pipeline, links=[Link("2", "00Q2", attribution=("PAID_SOCIAL", None, None))],
                        now=T0 + dt.timedelta(days=40))

@@ -6,29 +6,13 @@ import uuid
 
 import pytest
 
-from state.store import StateStore
 from syncd.records import Link, Rejection
-from tests.conftest import POSTGRES_URL, postgres_or_skip, qualified
+from tests.conftest import POSTGRES_URL, qualified
 
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        postgres_or_skip()
-        url = POSTGRES_URL
-    store = StateStore(url)
+def test_migrations_are_idempotent(store):
     store.migrate()
-    store.migrate()                       # migrations are idempotent
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def pipeline() -> str:
-    return f"test-{uuid.uuid4().hex[:12]}"   # isolates tests sharing the PostgreSQL database
+    store.migrate()
 
 
 def test_links_upsert_keeps_what_salesforce_did_not_say_and_records_attribution(store, pipeline):
@@ -65,9 +49,8 @@ def test_cursor_and_runs_round_trip(store, pipeline):
     assert (run.status, run.counts["created"]) == ("ok", 3) and run.finished_at is not None
 
 
-def test_a_full_cycle_on_postgresql_state_converges_and_reruns_write_nothing(syncd, pipeline):
-    postgres_or_skip()
-
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_a_full_cycle_on_postgresql_state_converges_and_reruns_write_nothing(syncd, store, pipeline):
     env = {"SYNCD_STATE__DATABASE_URL": POSTGRES_URL, "SYNCD_SYNC__PIPELINE": pipeline}
     ids = syncd.hubspot.create_contacts(qualified(250))
     assert syncd.run(env=env).counts["created"] == 250
