@@ -1,2 +1,2 @@
 """One module per external system. Connectors do I/O only: they turn remote payloads into
-``syncd.records`` and remote errors into ``syncd.errors``; every decision lives in the engine."""
+``syncd.core.records`` and remote errors into ``syncd.core.errors``; every decision lives in the engine."""

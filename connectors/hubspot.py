@@ -37,8 +37,8 @@ from hubspot.crm.contacts.exceptions import ApiException
 from hubspot.crm.contacts.rest import RESTResponse
 from urllib3.util.retry import Retry
 
-from syncd.cursor import Window, to_epoch_ms
-from syncd.errors import (
+from syncd.core.window import Window, to_epoch_ms
+from syncd.core.errors import (
     AuthenticationFailed,
     ConfigError,
     Problem,
@@ -47,8 +47,7 @@ from syncd.errors import (
     RequestRejected,
 )
 from syncd.mapping import Condition
-from syncd.feedback_records import ContactWriteResult
-from syncd.records import Contact, HistoryEntry
+from syncd.core.records import Contact, ContactWriteResult, HistoryEntry
 
 SYSTEM = "HubSpot"
 SEARCH_PAGE_SIZE = 200          # search: at most 200 results per page

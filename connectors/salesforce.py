@@ -18,8 +18,8 @@ from simple_salesforce import Salesforce, format_soql
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from connectors.salesforce_auth import SalesforceAuth
-from syncd.errors import QuotaExhausted, RemoteUnavailable, RequestRejected
-from syncd.records import ExistingLead, RemoteError, WriteResult
+from syncd.core.errors import QuotaExhausted, RemoteUnavailable, RequestRejected
+from syncd.core.records import ExistingLead, RecordError, WriteResult
 
 SYSTEM = "Salesforce"
 COLLECTION_LIMIT = 200          # sObject Collections: at most 200 records per call
@@ -65,7 +65,7 @@ def _error_body(exc: SalesforceError) -> tuple[str | None, str]:
 
 
 def translate(exc: Exception) -> Exception:
-    """Map an SDK or transport exception to syncd's taxonomy (see syncd.errors)."""
+    """Map an SDK or transport exception to syncd's taxonomy (see syncd.core.errors)."""
     if isinstance(exc, requests.RequestException):
         return RemoteUnavailable(SYSTEM, f"cannot reach Salesforce: {type(exc).__name__}")
     if not isinstance(exc, SalesforceError):
@@ -88,7 +88,7 @@ def _results(raw: Any, expected: int) -> list[WriteResult]:
     results = []
     for item in raw:
         errors = tuple(
-            RemoteError(e.get("statusCode", "UNKNOWN_ERROR"), e.get("message", ""), tuple(e.get("fields") or ()))
+            RecordError(e.get("statusCode", "UNKNOWN_ERROR"), e.get("message", ""), tuple(e.get("fields") or ()))
             for e in item.get("errors") or ()
         )
         results.append(WriteResult(bool(item.get("success")), item.get("id"), bool(item.get("created")), errors))

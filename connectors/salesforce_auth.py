@@ -14,7 +14,7 @@ from typing import Literal
 import jwt
 import requests
 
-from syncd.errors import AuthenticationFailed, RemoteUnavailable
+from syncd.core.errors import AuthenticationFailed, RemoteUnavailable
 
 SYSTEM = "Salesforce"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

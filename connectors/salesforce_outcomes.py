@@ -22,8 +22,8 @@ from typing import Any
 from simple_salesforce import format_soql
 
 from connectors.salesforce import SalesforceConnector, soql_chunks
-from syncd.cursor import Window
-from syncd.feedback_records import SalesforceLead, SalesforceOpportunity, parse_datetime
+from syncd.core.window import Window
+from syncd.core.records import SalesforceLead, SalesforceOpportunity, parse_datetime
 from syncd.mapping_feedback import Feedback
 
 OPPORTUNITY_ID_CHUNK = 1000   # at most; soql_chunks also keeps each query's URI short enough

@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
 from state.models import RunRow
-from syncd.errors import LockHeld
+from syncd.core.errors import LockHeld
 
 if TYPE_CHECKING:
     from state.store import StateStore

@@ -23,8 +23,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel, select
 
 from state.models import LinkRow, RejectionColumns, utcnow
-from syncd.feedback_records import OutcomeState
-from syncd.records import Rejection
+from syncd.core.records import OutcomeState, Rejection
 
 if TYPE_CHECKING:
     from state.store import StateStore

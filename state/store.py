@@ -22,7 +22,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 from state import lock as _lock  # noqa: F401 - registers the leases table for migrate()
 from state.models import CursorRow, LinkRow, RejectionRow, RunRow, SchemaVersionRow, utcnow
 import state.outcomes  # noqa: F401 - registers the closed-loop tables (outcomes, feedback_rejections)
-from syncd.records import Link, Rejection
+from syncd.core.records import Link, Rejection
 
 SCHEMA_VERSION = 2   # 2: closed-loop tables (state/outcomes.py) and runs.leg
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits

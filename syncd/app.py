@@ -13,7 +13,7 @@ from connectors.salesforce import SalesforceConnector
 from connectors.salesforce_auth import SalesforceAuth
 from state.store import StateStore
 from syncd.config import Settings, find_config, load_settings
-from syncd.errors import ConfigError, Problem
+from syncd.core.errors import ConfigError, Problem
 from syncd.mapping import Mapping, load_mapping
 from syncd.runner import ForwardSync, Progress
 

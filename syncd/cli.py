@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 
 from syncd import __version__
-from syncd.errors import ConfigError, ExitCode, SyncdError
+from syncd.core.errors import ConfigError, ExitCode, SyncdError
 
 config_option = click.option(
     "--config", "-c", "config_path", type=click.Path(path_type=Path), envvar="SYNCD_CONFIG",

@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
                       ValidationInfo, field_validator, model_validator)
 
-from .errors import ConfigError, Problem
+from syncd.core.errors import ConfigError, Problem
 from .yamlsource import (Loc, YamlDocument, explain_validation_error, load_yaml, render_loc,
                          unknown_key_hint)
 

@@ -14,7 +14,7 @@ from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import SalesforceConnector
 from state.store import StateStore
 from syncd import app
-from syncd.errors import ExitCode
+from syncd.core.errors import ExitCode
 from syncd.runner import Progress, RunResult
 
 

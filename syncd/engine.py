@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Literal
 
 from syncd.mapping import Mapping
-from syncd.records import Contact, ExistingLead, Link, Rejection, WriteResult
+from syncd.core.records import Contact, ExistingLead, Link, Rejection, WriteResult
 from syncd.transform import FieldError, payload_hash, qualifies, render_fields
 
 # Salesforce per-record codes that are worth retrying later even if the contact does not change.

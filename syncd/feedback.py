@@ -26,15 +26,15 @@ from collections.abc import Iterable, Mapping as MappingType
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from syncd.feedback_records import (
+from syncd.core.records import (
     ContactWriteResult,
     OutcomeState,
+    Rejection,
     SalesforceLead,
     SalesforceOpportunity,
     parse_datetime,
 )
 from syncd.mapping_feedback import Feedback, FeedbackProperty
-from syncd.records import Rejection
 from syncd.transform import payload_hash
 
 NOT_FOUND = "OBJECT_NOT_FOUND"

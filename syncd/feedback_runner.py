@@ -4,7 +4,7 @@ The planner (``syncd.feedback``) decides; this module moves data between the con
 planner and the state store, in this order for every batch of 100 contacts:
 write to HubSpot -> commit what it answered. Its cursor (``salesforce.outcomes.systemmodstamp``,
 separate from the forward leg's) moves once, at the end, after every write of the window was
-confirmed; it is read with ``>=`` minus a look-back and never moves backwards (``syncd.cursor``).
+confirmed; it is read with ``>=`` minus a look-back and never moves backwards (``syncd.core.window``).
 
 Reads, per run:
 1. Leads syncd created or linked (external id set) changed in the window, 2,000 per page; for
@@ -32,12 +32,11 @@ from state.outcomes import OutcomeStore
 from state.store import StateStore
 from syncd import feedback as planner
 from syncd import property_setup
-from syncd.cursor import Window, format_cursor, read_window
-from syncd.errors import ConfigError, Problem
+from syncd.core.window import Window, format_cursor, read_window
+from syncd.core.errors import ConfigError, Problem
 from syncd.feedback import ContactUpdate, FeedbackPlan
-from syncd.feedback_records import SalesforceLead, SalesforceOpportunity
+from syncd.core.records import Rejection, SalesforceLead, SalesforceOpportunity
 from syncd.mapping import Mapping
-from syncd.records import Rejection
 from syncd.runner import RunResult, close_window, recorded_run, utcnow
 from syncd.transform import payload_hash
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from syncd import templates
-from syncd.errors import ConfigError, Problem
+from syncd.core.errors import ConfigError, Problem
 from syncd.mapping_feedback import Feedback, feedback_problems
 from syncd.yamlsource import YamlDocument, load_yaml, validate
 

@@ -35,7 +35,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
-from syncd.errors import RemoteError
+from syncd.core.errors import RemoteError
 
 if TYPE_CHECKING:
     from syncd.cycle import CycleResult

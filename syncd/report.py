@@ -244,7 +244,7 @@ def report(config_path: Path | None, since: str | None, until: str | None, by: t
     """
     from syncd import app
     from syncd.cli import _fail, stdout
-    from syncd.errors import ConfigError
+    from syncd.core.errors import ConfigError
     from state.outcomes import OutcomeStore
 
     start = parse_moment(since) if since else None

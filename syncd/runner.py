@@ -22,11 +22,11 @@ from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import COLLECTION_LIMIT, SalesforceConnector
 from state.store import StateStore
 from syncd import engine
-from syncd.cursor import CONTACTS_CURSOR, Window, advance, format_cursor, read_window
+from syncd.core.window import CONTACTS_CURSOR, Window, advance, format_cursor, read_window
 from syncd.engine import Outcome, Plan, Write
-from syncd.errors import ExitCode, SyncdError
+from syncd.core.errors import ExitCode, SyncdError
 from syncd.mapping import Mapping
-from syncd.records import Contact, Link, Rejection
+from syncd.core.records import Contact, Link, Rejection
 
 log = structlog.get_logger("syncd.run")
 

@@ -54,7 +54,7 @@ from state.store import StateStore
 from syncd import __version__, app
 from syncd.config import ScheduleSettings
 from syncd.cycle import Connectors, CycleResult, run_cycle
-from syncd.errors import ConfigError, LockHeld, Problem, SyncdError
+from syncd.core.errors import ConfigError, LockHeld, Problem, SyncdError
 from syncd.logs import configure_logging
 from syncd.metrics import READY_WITHIN_CYCLES, SUCCESS_STATUSES, HealthServer, Metrics
 from syncd.notify import Notifier
@@ -76,11 +76,13 @@ def utcnow() -> dt.datetime:
 
 
 # -- schedule -------------------------------------------------------------------------------
-def make_trigger(schedule: ScheduleSettings) -> BaseTrigger:
+def make_trigger(schedule: ScheduleSettings, now: dt.datetime | None = None) -> BaseTrigger:
+    """The schedule as an APScheduler trigger; an interval's grid starts at ``now`` (the service's
+    clock, so a test that fixes the clock fixes the grid too)."""
     if schedule.cron:
         return CronTrigger.from_crontab(schedule.cron, timezone=UTC)
     seconds = schedule.interval_seconds or (schedule.interval_minutes or 15) * 60
-    return IntervalTrigger(seconds=seconds, timezone=UTC)
+    return IntervalTrigger(seconds=seconds, timezone=UTC, start_date=now)
 
 
 def describe_schedule(schedule: ScheduleSettings) -> str:
@@ -194,7 +196,7 @@ class Service:
         self.cycle = cycle
         self.load = load
         self.clock = clock
-        self.trigger = make_trigger(loaded.settings.schedule)
+        self.trigger = make_trigger(loaded.settings.schedule, clock())
         self.started_at = clock()
         self.last_success: dt.datetime | None = None
         self.last_status: str | None = None
@@ -475,7 +477,7 @@ class Service:
             if problems:
                 raise ConfigError(problems)
             # Built before anything is swapped, so a schedule that cannot be built is a failed reload.
-            new_trigger = make_trigger(new.settings.schedule) if new.settings.schedule != old.settings.schedule else None
+            new_trigger = make_trigger(new.settings.schedule, self.clock()) if new.settings.schedule != old.settings.schedule else None
         except ConfigError as exc:
             self.metrics.reloads.labels("failed").inc()
             log.error("service.reload_failed", problems=[str(p) for p in exc.problems],

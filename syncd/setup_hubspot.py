@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from syncd.cli import Exit, _fail, config_option, stdout
-from syncd.errors import ConfigError, ExitCode, Problem, SyncdError
+from syncd.core.errors import ConfigError, ExitCode, Problem, SyncdError
 
 if TYPE_CHECKING:
     from syncd.property_setup import SetupPlan

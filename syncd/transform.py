@@ -15,7 +15,7 @@ from jinja2 import TemplateError
 
 from syncd import templates
 from syncd.mapping import Condition, FieldRule, Mapping
-from syncd.records import Contact
+from syncd.core.records import Contact
 
 ELLIPSIS = "…"
 

@@ -44,7 +44,7 @@ from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
-from .errors import ConfigError, Problem
+from syncd.core.errors import ConfigError, Problem
 
 __all__ = [
     "Loc",

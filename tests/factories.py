@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from syncd.mapping import Mapping
-from syncd.records import Contact, HistoryEntry
+from syncd.core.records import Contact, HistoryEntry
 
 BASE_MAPPING: dict[str, Any] = {
     "version": 1,

@@ -14,7 +14,7 @@ from emulators.salesforce import SalesforceEmulator
 from emulators.stack import start_stack
 from syncd import app
 from syncd.cycle import CycleResult, run_cycle
-from syncd.errors import ExitCode
+from syncd.core.errors import ExitCode
 from tests.conftest import Syncd, qualified
 
 UTC = dt.timezone.utc

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors.http import SyncdSession
 from connectors.trust import trust_bundle
-from syncd.errors import ExitCode
+from syncd.core.errors import ExitCode
 from tests.conftest import qualified
 
 

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from state.outcomes import OutcomeStore
 from syncd import app, console
-from syncd.errors import ExitCode
+from syncd.core.errors import ExitCode
 from syncd.feedback_runner import OUTCOMES_CURSOR
 from tests.feedback_helpers import (  # noqa: F401 - clock, syncd and ready are fixtures
     BEHIND,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from syncd.cli import cli, main
-from syncd.errors import ExitCode
+from syncd.core.errors import ExitCode
 from syncd.logs import SecretScrubber
 from syncd.mapping import mapping_json_schema
 from tests.conftest import qualified

@@ -9,7 +9,7 @@ import pytest
 
 from syncd.config import (DEFAULT_SEARCH_PATH, Settings, find_config, load_settings,
                           search_path, settings_json_schema)
-from syncd.errors import ConfigError, ExitCode, Problem
+from syncd.core.errors import ConfigError, ExitCode, Problem
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.cursor import advance, format_cursor, parse_cursor, read_window
+from syncd.core.window import advance, format_cursor, parse_cursor, read_window
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """The planner: what to write, given contacts, the mapping and state. Plain data only."""
 
 from syncd import engine
-from syncd.records import ExistingLead, Link, Rejection, RemoteError, WriteResult
+from syncd.core.records import ExistingLead, Link, Rejection, RecordError, WriteResult
 from syncd.transform import payload_hash, render_fields
 from tests.factories import contact, mapping
 
@@ -61,7 +61,7 @@ def test_email_match_on_a_converted_lead_updates_its_contact():
 def test_reconcile_records_links_and_rejections_with_the_remote_code():
     plan = engine.plan_forward([contact("1"), contact("2")], mapping(), {}, {})
     results = [WriteResult(True, "00Q1", created=True),
-               WriteResult(False, errors=(RemoteError("STRING_TOO_LONG", "Company: too long", ("Company",)),))]
+               WriteResult(False, errors=(RecordError("STRING_TOO_LONG", "Company: too long", ("Company",)),))]
     outcome = engine.reconcile(plan.writes, results, {})
     assert [(l.hubspot_id, l.lead_id) for l in outcome.links] == [("1", "00Q1")]
     (rejection,) = outcome.rejections
@@ -71,7 +71,7 @@ def test_reconcile_records_links_and_rejections_with_the_remote_code():
 
 def test_converted_refusal_is_followed_to_the_contact_or_skipped():
     plan = engine.plan_forward([contact("1")], mapping(), {}, {})
-    refused = engine.reconcile(plan.writes, [WriteResult(False, errors=(RemoteError(engine.CONVERTED, "x"),))], {})
+    refused = engine.reconcile(plan.writes, [WriteResult(False, errors=(RecordError(engine.CONVERTED, "x"),))], {})
     assert refused.rejections == [] and len(refused.converted) == 1
     lead = ExistingLead("00Q1", "c1@example.com", "1", True, "003X")
     writes, skipped = engine.plan_converted(refused.converted, [lead], mapping())

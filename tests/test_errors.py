@@ -2,7 +2,7 @@
 
 import pytest
 
-from syncd.errors import ConfigError, Problem
+from syncd.core.errors import ConfigError, Problem
 
 
 @pytest.mark.parametrize(("problem", "text"), [

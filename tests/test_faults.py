@@ -8,8 +8,8 @@ import pytest
 
 from state.store import StateStore
 from syncd import app
-from syncd.cursor import CONTACTS_CURSOR
-from syncd.errors import ExitCode
+from syncd.core.window import CONTACTS_CURSOR
+from syncd.core.errors import ExitCode
 from tests.conftest import qualified
 
 PIPELINE = "hubspot-to-salesforce"
@@ -140,7 +140,7 @@ def test_salesforce_down_ends_the_run_as_unavailable_and_keeps_the_cursor(syncd)
 def test_a_retryable_failure_is_retried_next_run_once_even_when_also_in_the_search_window(syncd):
     ids = syncd.hubspot.create_contacts(qualified(3))
     store = syncd.store()
-    from syncd.records import Rejection
+    from syncd.core.records import Rejection
     store.commit_batch(PIPELINE, rejections=[Rejection(ids[0], "UNABLE_TO_LOCK_ROW", "locked", "h", retryable=True)])
     store.close()
     result = syncd.run()                  # ids[0] comes from the retry queue and from the search

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.errors import ConfigError
+from syncd.core.errors import ConfigError
 from syncd.mapping import bundled_mapping_path, load_mapping
 
 BUNDLED = bundled_mapping_path().read_text()

@@ -10,9 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncd import feedback as fb
-from syncd.feedback_records import ContactWriteResult, OutcomeState, SalesforceLead, SalesforceOpportunity
+from syncd.core.records import (
+    ContactWriteResult,
+    OutcomeState,
+    Rejection,
+    SalesforceLead,
+    SalesforceOpportunity,
+)
 from syncd.mapping_feedback import OUTCOMES, Feedback
-from syncd.records import Rejection
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

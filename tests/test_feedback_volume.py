@@ -9,10 +9,10 @@ from simple_salesforce import format_soql
 
 from connectors.salesforce_outcomes import OPPORTUNITY_ID_CHUNK, lead_soql, opportunity_soql
 from syncd import app
-from syncd.cursor import Window
+from syncd.core.window import Window
 from syncd.feedback_runner import back_sync
 from syncd.mapping import load_mapping
-from syncd.records import Link
+from syncd.core.records import Link
 from tests.conftest import qualified
 from tests.feedback_helpers import clock, cycle, syncd  # noqa: F401 - fixtures: Salesforce 2 s behind
 

@@ -11,7 +11,7 @@ import json
 import pytest
 from simple_salesforce import format_soql
 
-from syncd.errors import ExitCode
+from syncd.core.errors import ExitCode
 from tests.conftest import qualified
 
 UTC = dt.timezone.utc

@@ -14,7 +14,7 @@ import pytest
 from hubspot.crm.contacts.exceptions import ApiException
 
 from connectors.hubspot import HubSpotConnector
-from syncd.errors import ConfigError
+from syncd.core.errors import ConfigError
 
 
 class FakeBatchApi:

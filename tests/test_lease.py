@@ -12,7 +12,7 @@ import pytest
 
 from state.lock import Lease, current_lease, holding
 from state.store import StateStore
-from syncd.errors import ExitCode, LockHeld
+from syncd.core.errors import ExitCode, LockHeld
 
 T0 = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)
 

@@ -8,9 +8,9 @@ import urllib.request
 from collections import Counter
 
 from syncd.cycle import CycleResult
-from syncd.errors import QuotaExhausted
+from syncd.core.errors import QuotaExhausted
 from syncd.metrics import HealthServer, Metrics
-from syncd.records import Rejection
+from syncd.core.records import Rejection
 from syncd.runner import RunResult
 from tests.daemon import http_get
 

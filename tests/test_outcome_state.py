@@ -10,8 +10,7 @@ import sqlite3
 from state.outcomes import OutcomeStore
 from state.store import StateStore
 from syncd.feedback import gone
-from syncd.feedback_records import OutcomeState
-from syncd.records import Link, Rejection
+from syncd.core.records import Link, OutcomeState, Rejection
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

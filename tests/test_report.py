@@ -10,9 +10,8 @@ import json
 import pytest
 
 from state.outcomes import OutcomeStore
-from syncd.errors import ExitCode
-from syncd.feedback_records import OutcomeState
-from syncd.records import Link
+from syncd.core.errors import ExitCode
+from syncd.core.records import Link, OutcomeState
 
 UTC = dt.timezone.utc
 PIPELINE = "hubspot-to-salesforce"

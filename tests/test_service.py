@@ -22,7 +22,7 @@ import mappings
 from emulators.hubspot import HubSpotEmulator
 from emulators.salesforce import SalesforceEmulator
 from emulators.stack import start_stack
-from syncd.errors import ExitCode
+from syncd.core.errors import ExitCode
 from tests.conftest import Syncd, qualified
 from tests.daemon import (Daemon, NotifyListener, clean_env, documented_events, free_port, http_get, sample,
                           scrape, syncd_command)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from syncd.config import load_settings
-from syncd.errors import ConfigError
+from syncd.core.errors import ConfigError
 from syncd.service import describe_schedule, make_trigger
 
 

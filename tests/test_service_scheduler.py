@@ -22,7 +22,7 @@ from state.store import StateStore
 from syncd import app
 from syncd.config import load_settings
 from syncd.cycle import CycleResult
-from syncd.errors import ConfigError, ExitCode
+from syncd.core.errors import ConfigError, ExitCode
 from syncd.mapping import load_mapping
 from syncd.metrics import Metrics
 from syncd.notify import Notifier

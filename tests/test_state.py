@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from syncd.records import Link, Rejection
+from syncd.core.records import Link, Rejection
 from tests.conftest import POSTGRES_URL, qualified
 
 

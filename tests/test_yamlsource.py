@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from ruamel.yaml import YAML
 
-from syncd.errors import ConfigError, Problem
+from syncd.core.errors import ConfigError, Problem
 from syncd.yamlsource import (load_yaml, load_yaml_text, problems_from_validation_error,
                               render_loc, validate)
 
