@@ -27,7 +27,7 @@ from hubspot import HubSpot
 from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInput,
     BatchReadInputSimplePublicObjectId,
-    Filter,
+    Filter as SearchFilter,
     FilterGroup,
     PublicObjectSearchRequest,
     SimplePublicObjectBatchInput,
@@ -46,8 +46,7 @@ from syncd.core.errors import (
     RemoteUnavailable,
     RequestRejected,
 )
-from syncd.mapping import Condition
-from syncd.core.records import Contact, ContactWriteResult, HistoryEntry
+from syncd.core.records import Contact, ContactWriteResult, Filter, HistoryEntry
 
 SYSTEM = "HubSpot"
 SEARCH_PAGE_SIZE = 200          # search: at most 200 results per page
@@ -63,7 +62,7 @@ _OPERATORS = {"equals": "EQ", "not_equals": "NEQ", "in": "IN", "not_in": "NOT_IN
               "gte": "GTE", "lt": "LT", "lte": "LTE", "contains_token": "CONTAINS_TOKEN"}
 
 
-def condition_filter(condition: Condition) -> dict[str, Any]:
+def condition_filter(condition: Filter) -> dict[str, Any]:
     operator, operand = condition.operator, condition.operand
     if operator == "exists":
         return {"propertyName": condition.property,
@@ -75,7 +74,7 @@ def condition_filter(condition: Condition) -> dict[str, Any]:
     return {"propertyName": condition.property, "operator": _OPERATORS[operator], "value": value}
 
 
-def search_body(conditions: Sequence[Condition], window: Window, after_id: str | None,
+def search_body(conditions: Sequence[Filter], window: Window, after_id: str | None,
                 properties: Sequence[str]) -> dict[str, Any]:
     filters = [condition_filter(c) for c in conditions]
     if window.start is not None:
@@ -185,7 +184,7 @@ class HubSpotConnector:
         raise AssertionError("unreachable")
 
     # -- reads ----------------------------------------------------------------------------
-    def search_pages(self, conditions: Sequence[Condition], window: Window, properties: Sequence[str],
+    def search_pages(self, conditions: Sequence[Filter], window: Window, properties: Sequence[str],
                      history_properties: Sequence[str] = ()) -> Iterator[Page]:
         """Every contact meeting the conditions and modified inside the window, a page at a time."""
         inline = not history_properties and len(json.dumps(
@@ -287,7 +286,7 @@ class HubSpotConnector:
 
 
 def _search_request(body: dict[str, Any]) -> PublicObjectSearchRequest:
-    groups = [FilterGroup(filters=[Filter(property_name=f["propertyName"], operator=f["operator"],
+    groups = [FilterGroup(filters=[SearchFilter(property_name=f["propertyName"], operator=f["operator"],
                                           value=f.get("value"), values=f.get("values"))
                                    for f in g["filters"]]) for g in body["filterGroups"]]
     return PublicObjectSearchRequest(filter_groups=groups, sorts=body["sorts"],

@@ -24,7 +24,7 @@ from simple_salesforce import format_soql
 from connectors.salesforce import SalesforceConnector, soql_chunks
 from syncd.core.window import Window
 from syncd.core.records import SalesforceLead, SalesforceOpportunity, parse_datetime
-from syncd.mapping_feedback import Feedback
+from syncd.mapping.feedback import Feedback
 
 OPPORTUNITY_ID_CHUNK = 1000   # at most; soql_chunks also keeps each query's URI short enough
 LEAD_FIELDS = ("Id", "Status", "IsConverted", "ConvertedOpportunityId", "ConvertedDate", "LastModifiedDate",

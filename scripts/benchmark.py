@@ -35,7 +35,7 @@ from emulators.stack import start_stack  # noqa: E402
 from syncd import app  # noqa: E402
 from syncd.logs import configure_logging  # noqa: E402
 from syncd.core.records import Contact, HistoryEntry  # noqa: E402
-from syncd.transform import render_fields  # noqa: E402
+from syncd.mapping.transform import render_fields  # noqa: E402
 from tests.conftest import qualified  # noqa: E402
 
 

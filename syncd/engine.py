@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Literal
 
-from syncd.mapping import Mapping
+from syncd.mapping.model import Mapping
 from syncd.core.records import Contact, ExistingLead, Link, Rejection, WriteResult
-from syncd.transform import FieldError, payload_hash, qualifies, render_fields
+from syncd.core.digest import digest as payload_hash
+from syncd.mapping.transform import FieldError, qualifies, render_fields
 
 # Salesforce per-record codes that are worth retrying later even if the contact does not change.
 RETRYABLE_RECORD_CODES = frozenset({
@@ -95,7 +96,7 @@ def plan_forward(contacts: Iterable[Contact], mapping: Mapping, links: dict[str,
     """What to write for these contacts, given what state says was written before."""
     plan = Plan()
     for contact in contacts:
-        if not qualifies(contact, mapping.qualify):
+        if not qualifies(contact, mapping.filters()):
             plan.not_qualified.append(contact.id)
             continue
         previous = rejections.get(contact.id)

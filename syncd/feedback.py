@@ -34,8 +34,8 @@ from syncd.core.records import (
     SalesforceOpportunity,
     parse_datetime,
 )
-from syncd.mapping_feedback import Feedback, FeedbackProperty
-from syncd.transform import payload_hash
+from syncd.core.digest import digest as payload_hash
+from syncd.mapping.feedback import Feedback, FeedbackProperty
 
 NOT_FOUND = "OBJECT_NOT_FOUND"
 INVALID_VALUE = "INVALID_VALUE"

@@ -36,9 +36,9 @@ from syncd.core.window import Window, format_cursor, read_window
 from syncd.core.errors import ConfigError, Problem
 from syncd.feedback import ContactUpdate, FeedbackPlan
 from syncd.core.records import Rejection, SalesforceLead, SalesforceOpportunity
-from syncd.mapping import Mapping
+from syncd.mapping.model import Mapping
 from syncd.runner import RunResult, close_window, recorded_run, utcnow
-from syncd.transform import payload_hash
+from syncd.core.digest import digest as payload_hash
 
 OUTCOMES_CURSOR = "salesforce.outcomes.systemmodstamp"
 FEEDBACK_MAPPING_CURSOR = "feedback.fingerprint"   # the feedback mapping the last complete run used

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncd.mapping_feedback import DERIVED_SOURCES, Feedback, FeedbackProperty
+from syncd.mapping.feedback import DERIVED_SOURCES, Feedback, FeedbackProperty
 
 # mapping type -> (HubSpot type, fieldType)
 HUBSPOT_TYPES = {"string": ("string", "text"), "number": ("number", "number"), "date": ("date", "date"),

@@ -25,7 +25,7 @@ from syncd import engine
 from syncd.core.window import CONTACTS_CURSOR, Window, advance, format_cursor, read_window
 from syncd.engine import Outcome, Plan, Write
 from syncd.core.errors import ExitCode, SyncdError
-from syncd.mapping import Mapping
+from syncd.mapping.model import Mapping
 from syncd.core.records import Contact, Link, Rejection
 
 log = structlog.get_logger("syncd.run")
@@ -172,7 +172,7 @@ class ForwardSync:
             log.info("hubspot.retry_queue_read", contacts=len(queued))
             yield queued
         announced = False
-        for page in self.hubspot.search_pages(self.mapping.qualify, window,
+        for page in self.hubspot.search_pages(self.mapping.filters(), window,
                                               self.mapping.properties_to_read(),
                                               self.mapping.history_properties()):
             if not announced:

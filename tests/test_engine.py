@@ -2,7 +2,8 @@
 
 from syncd import engine
 from syncd.core.records import ExistingLead, Link, Rejection, RecordError, WriteResult
-from syncd.transform import payload_hash, render_fields
+from syncd.core.digest import digest as payload_hash
+from syncd.mapping.transform import render_fields
 from tests.factories import contact, mapping
 
 

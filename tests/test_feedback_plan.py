@@ -17,7 +17,8 @@ from syncd.core.records import (
     SalesforceLead,
     SalesforceOpportunity,
 )
-from syncd.mapping_feedback import OUTCOMES, Feedback
+from syncd.core.outcomes import Outcome
+from syncd.mapping.feedback import Feedback
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -251,7 +252,7 @@ def test_any_history_rereads_idempotently_and_never_moves_the_stage_backwards(ev
         previous = {"101": state} if state else {}
         result = fb.plan_feedback(*records, {"101"}, previous, FEEDBACK)
         new = result.states["101"]
-        assert new.outcome in (None, *OUTCOMES)
+        assert new.outcome in (None, *Outcome)
         again = fb.plan_feedback(*records, {"101"}, {"101": new}, FEEDBACK).states["101"]
         assert again == new                                            # idempotent re-read
         for update in result.updates:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from syncd.transform import FieldError, payload_hash, qualifies, render_fields
+from syncd.core.digest import digest
+from syncd.mapping.transform import FieldError, qualifies, render_fields
 from tests.factories import contact, mapping
 
 
@@ -40,14 +41,14 @@ def test_max_length_cuts_with_an_ellipsis():
     assert render_fields(contact(company="A" * 300), m)["Company"] == "A" * 9 + "…"
 
 
-def test_payload_hash_is_stable_and_sensitive_to_every_value():
+def test_payload_digest_is_stable_and_sensitive_to_every_value():
     a = render_fields(contact(), mapping())
-    assert payload_hash(a) == payload_hash(dict(reversed(list(a.items()))))
-    assert payload_hash(a) != payload_hash({**a, "Company": "Other"})
+    assert digest(a) == digest(dict(reversed(list(a.items()))))
+    assert digest(a) != digest({**a, "Company": "Other"})
 
 
 @pytest.mark.parametrize(("stage", "expected"), [
     ("marketingqualifiedlead", True), ("salesqualifiedlead", True), ("subscriber", False), ("", False),
 ], ids=["mql", "sql", "subscriber", "empty"])
 def test_qualification_is_checked_locally_with_the_mappings_conditions(stage, expected):
-    assert qualifies(contact(lifecyclestage=stage), mapping().qualify) is expected
+    assert qualifies(contact(lifecyclestage=stage), mapping().filters()) is expected

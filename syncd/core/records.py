@@ -12,6 +12,18 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Filter:
+    """One condition on a contact property, as plain data a contact source can push down.
+
+    ``operator`` is one of equals, not_equals, in, not_in, gt, gte, lt, lte, exists,
+    contains_token; ``operand`` is a value, a tuple of values (in, not_in) or a bool (exists)."""
+
+    property: str
+    operator: str
+    operand: Any
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     value: str | None
     timestamp: str          # ISO 8601, as HubSpot returns it

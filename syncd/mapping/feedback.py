@@ -12,16 +12,13 @@ to. Direction is explicit and checked by ``feedback_problems``:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-if TYPE_CHECKING:
-    from syncd.mapping import Mapping
-
-OUTCOMES = ("contacted", "disqualified", "opportunity", "won", "lost")
-Outcome = Literal["contacted", "disqualified", "opportunity", "won", "lost"]
+from syncd.core.outcomes import Outcome
+from syncd.mapping.base import SF_FIELD_NAME as _SF_FIELD_NAME
+from syncd.mapping.base import Closed as _Closed
 
 # Values syncd derives from the Salesforce records and its own observations (not fields).
 DERIVED_SOURCES = {
@@ -33,18 +30,10 @@ DERIVED_SOURCES = {
 }
 _SOURCE = r"^(outcome|reason|outcome_at|first_contacted_at|closed_at|(Lead|Opportunity)\.[A-Za-z][A-Za-z0-9_]*)$"
 _PROPERTY_NAME = r"^[a-z][a-z0-9_]*$"
-_SF_FIELD_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 # HubSpot's default lifecycle stages, earliest first.
 DEFAULT_STAGE_ORDER = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
                        "customer", "evangelist"]
-# Properties HubSpot computes or that identify the contact: never a feedback target.
-_RESERVED = {"email", "hs_object_id", "lastmodifieddate", "createdate"}
-
-
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 class FeedbackProperty(_Closed):
     """One HubSpot contact property syncd writes from Salesforce."""
@@ -82,8 +71,8 @@ class FeedbackProperty(_Closed):
             return []
         pairs: dict[str, str] = {}
         if self.from_ == "outcome":
-            for outcome in OUTCOMES:
-                value = (self.values or {}).get(outcome, outcome)
+            for outcome in Outcome:
+                value = (self.values or {}).get(outcome.value, outcome.value)
                 pairs.setdefault(value, outcome.capitalize())
             return list(pairs.items())
         for source, value in (self.values or {}).items():
@@ -155,45 +144,3 @@ class Feedback(_Closed):
         if self.lifecycle is not None:
             names.append(self.lifecycle.property)
         return names
-
-
-def feedback_problems(mapping: "Mapping", add: Callable[[tuple[Any, ...], str], None]) -> None:
-    """Checks across the forward mapping and the feedback section (each field has one direction)."""
-    feedback = mapping.feedback
-    if feedback is None:
-        return
-    forward_reads = set(mapping.properties_to_read()) | set(mapping.history_properties())
-    forward_writes = set(mapping.fields) | ({mapping.brief.field} if mapping.brief else set())
-    for name, prop in feedback.properties.items():
-        loc = ("feedback", "properties", name)
-        if name in _RESERVED:
-            add(loc, f"{name} identifies or dates the contact in HubSpot; syncd never writes it")
-        if feedback.lifecycle is not None and name == feedback.lifecycle.property:
-            add(loc, f"{name} is moved by `feedback.lifecycle`; do not also map it here")
-        if name in forward_reads and not prop.forward_may_read:
-            add(loc, f"{name} is written from Salesforce here and also read by the forward leg as marketing "
-                     "context (qualify, fields, brief or attribution); a field has one direction. Use another "
-                     "property, or set `forward_may_read: true` if the forward leg may read what Sales wrote")
-    owned = [(("feedback", "lead", "reason_field"), feedback.lead.reason_field)]
-    owned += [(("feedback", "properties", n, "from"), p.from_.split(".", 1)[1])
-              for n, p in feedback.properties.items() if p.from_.startswith("Lead.")]
-    for loc, field in owned:
-        if field and field in forward_writes:
-            add(loc, f"Lead.{field} is read here as a Sales outcome and also written by the forward leg "
-                     f"(fields/brief); HubSpot never writes outcome fields, remove one of the two")
-        if field == mapping.salesforce.external_id_field:
-            add(loc, f"{field} is the external-id field syncd fills; it is not an outcome")
-    overlap = set(feedback.lead.open_statuses) & set(feedback.lead.disqualified_statuses)
-    if overlap:
-        add(("feedback", "lead", "disqualified_statuses"),
-            f"{', '.join(sorted(overlap))} is listed as both open and disqualified")
-    lifecycle = feedback.lifecycle
-    if lifecycle is not None:
-        if lifecycle.property in _RESERVED:
-            add(("feedback", "lifecycle", "property"), f"{lifecycle.property} cannot be a lifecycle stage")
-        if len(set(lifecycle.order)) != len(lifecycle.order):
-            add(("feedback", "lifecycle", "order"), "a stage is listed twice")
-        for outcome, stage in lifecycle.moves.items():
-            if stage not in lifecycle.order:
-                add(("feedback", "lifecycle", "moves", outcome),
-                    f"{stage} is not in `order`, so syncd cannot tell whether the move goes forward")

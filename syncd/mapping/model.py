@@ -10,42 +10,22 @@ from __future__ import annotations
 
 import builtins
 import functools
-import re
-from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from syncd import templates
-from syncd.core.errors import ConfigError, Problem
-from syncd.mapping_feedback import Feedback, feedback_problems
-from syncd.yamlsource import YamlDocument, load_yaml, validate
-
-MAPPING_VERSION = 1
-BUNDLED_MAPPING = "hubspot-to-salesforce.yaml"
+from syncd.core.digest import digest
+from syncd.core.records import Filter
+from syncd.mapping import templates
+from syncd.mapping.base import PROPERTY_NAME as _PROPERTY_NAME
+from syncd.mapping.base import SF_FIELD_NAME as _SF_FIELD_NAME
+from syncd.mapping.base import Closed as _Closed
+from syncd.mapping.base import check_template as _check_template
+from syncd.mapping.feedback import Feedback
 
 # HubSpot allows 6 filters per filter group (search API docs, 2026); the read window takes 3
 # (lastmodifieddate >= start, lastmodifieddate <= end, hs_object_id > last seen).
 MAX_QUALIFY_CONDITIONS = 3
-
-_PROPERTY_NAME = r"^[a-z0-9_]+$"
-_SF_FIELD_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
-
-
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_template(source: str | None) -> str | None:
-    """Reject a template that does not parse, saying on which of its lines."""
-    if source is not None:
-        try:
-            templates.analyse(source)
-        except templates.TemplateProblem as exc:
-            where = f" (line {exc.lineno} of the template)" if exc.lineno and "\n" in source else ""
-            raise ValueError(f"{exc}{where}") from None
-    return source
 
 
 class Condition(_Closed):
@@ -86,6 +66,11 @@ class Condition(_Closed):
     @builtins.property
     def operand(self) -> Any:
         return next(iter(self.operators().values()))
+
+    def as_filter(self) -> Filter:
+        """The condition as plain data, for a contact source to push down (HubSpot search)."""
+        operand = self.operand
+        return Filter(self.property, self.operator, tuple(operand) if isinstance(operand, list) else operand)
 
 
 class FieldRule(_Closed):
@@ -220,66 +205,11 @@ class Mapping(_Closed):
     def history_properties(self) -> list[str]:
         return list(self._history)
 
+    def filters(self) -> tuple[Filter, ...]:
+        """The qualify conditions as plain data (connectors never see mapping objects)."""
+        return tuple(c.as_filter() for c in self.qualify)
 
-def _semantic_problems(mapping: Mapping, doc: YamlDocument) -> list[Problem]:
-    """Checks that span several keys, located at the key that has to change."""
-    problems: list[Problem] = []
-
-    def add(loc: tuple[str | int, ...], message: str) -> None:
-        line, column = doc.position(loc)
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        problems.append(Problem(str(doc.path), field, message, line, column))
-
-    if len(mapping.qualify) > MAX_QUALIFY_CONDITIONS:
-        add(("qualify",), f"at most {MAX_QUALIFY_CONDITIONS} conditions (HubSpot search allows 6 "
-            "filters per query and the incremental read window uses 3); combine values with `in`")
-    ext = mapping.salesforce.external_id_field
-    if ext in mapping.fields:
-        add(("fields", ext), f"{ext} is the external-id field; syncd fills it with the HubSpot "
-            "contact id, so it must not be mapped")
-    if mapping.brief and mapping.brief.field in mapping.fields:
-        add(("brief", "field"), f"{mapping.brief.field} is also mapped under fields; a field can "
-            "have only one source")
-    for name, rule in mapping.fields.items():
-        if not re.match(_SF_FIELD_NAME, name):
-            add(("fields", name), "not a Salesforce field API name")
-        if rule.values is not None and rule.from_ is None:
-            add(("fields", name, "values"), "`values` translates a property's value; use it with `from`")
-        if rule.type in ("number", "boolean") and rule.max_length:
-            add(("fields", name, "max_length"), f"max_length does not apply to type {rule.type}")
-    mapped = set(mapping.fields) | ({mapping.brief.field} if mapping.brief else set())
-    for lead_field in mapping.salesforce.converted.contact_fields:
-        if lead_field not in mapped:
-            add(("salesforce", "converted", "contact_fields", lead_field),
-                f"{lead_field} is not mapped under fields or brief, so there is no value to copy")
-    feedback_problems(mapping, add)
-    return problems
-
-
-def bundled_mapping_path() -> Path:
-    return Path(str(resources.files("mappings").joinpath(BUNDLED_MAPPING)))
-
-
-def load_mapping(path: Path | str | None = None) -> Mapping:
-    """Load and fully validate a mapping file; raise ConfigError listing every problem."""
-    doc = load_yaml(path or bundled_mapping_path())
-    data = doc.data
-    if isinstance(data, dict) and data.get("version") not in (None, MAPPING_VERSION):
-        line, column = doc.position(("version",))
-        raise ConfigError(Problem(str(doc.path), "version",
-                                  f"this syncd reads mapping version {MAPPING_VERSION}, "
-                                  f"the file says {data.get('version')!r}", line, column))
-    mapping = validate(Mapping, doc)
-    problems = _semantic_problems(mapping, doc)
-    if problems:
-        raise ConfigError(problems)
-    return mapping.model_copy(update={"source": str(doc.path)})
-
-
-def mapping_json_schema() -> dict[str, Any]:
-    schema = Mapping.model_json_schema(by_alias=True, mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://github.com/syncd/syncd/mappings/mapping.schema.json"
-    schema["title"] = "syncd mapping (version 1)"
-    schema.get("properties", {}).pop("source", None)
-    return schema
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Changes whenever the mapping would render anything differently."""
+        return digest(self.model_dump(mode="json", by_alias=True))

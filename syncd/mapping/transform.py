@@ -7,15 +7,14 @@ that one record with a syncd error code; the others go on.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
+from collections.abc import Iterable
 from typing import Any
 
 from jinja2 import TemplateError
 
-from syncd import templates
-from syncd.mapping import Condition, FieldRule, Mapping
-from syncd.core.records import Contact
+from syncd.core.records import Contact, Filter
+from syncd.mapping import templates
+from syncd.mapping.model import FieldRule, Mapping
 
 ELLIPSIS = "…"
 
@@ -112,12 +111,6 @@ def render_fields(contact: Contact, mapping: Mapping) -> dict[str, Any]:
     return fields
 
 
-def payload_hash(fields: dict[str, Any]) -> str:
-    """Stable fingerprint of what would be written; equal hash means nothing to write."""
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _compare(actual: Any, operator: str, operand: Any) -> bool:
     if operator == "exists":
         return (not _empty(actual)) is bool(operand)
@@ -142,6 +135,6 @@ def _compare(actual: Any, operator: str, operand: Any) -> bool:
     return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[operator]
 
 
-def qualifies(contact: Contact, conditions: list[Condition]) -> bool:
+def qualifies(contact: Contact, filters: Iterable[Filter]) -> bool:
     """The same rule HubSpot search applies, checked locally (for contacts read by id)."""
-    return all(_compare(contact.properties.get(c.property), c.operator, c.operand) for c in conditions)
+    return all(_compare(contact.properties.get(f.property), f.operator, f.operand) for f in filters)

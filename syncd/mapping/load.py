@@ -1,0 +1,54 @@
+"""Reading a mapping file: YAML with positions, the closed models, then the cross-key checks.
+
+Every problem names the file, line, column and field; all of them are reported together.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from syncd.core.errors import ConfigError, Problem
+from syncd.mapping.checks import semantic_problems
+from syncd.mapping.model import Mapping
+from syncd.yamlsource import load_yaml, validate
+
+MAPPING_VERSION = 1
+BUNDLED_MAPPING = "hubspot-to-salesforce.yaml"
+
+
+def bundled_mapping_path() -> Path:
+    return Path(str(resources.files("mappings").joinpath(BUNDLED_MAPPING)))
+
+
+def load_mapping(path: Path | str | None = None) -> Mapping:
+    """Load and fully validate a mapping file; raise ConfigError listing every problem."""
+    doc = load_yaml(path or bundled_mapping_path())
+    data = doc.data
+    if isinstance(data, dict) and data.get("version") not in (None, MAPPING_VERSION):
+        line, column = doc.position(("version",))
+        raise ConfigError(Problem(str(doc.path), "version",
+                                  f"this syncd reads mapping version {MAPPING_VERSION}, "
+                                  f"the file says {data.get('version')!r}", line, column))
+    mapping = validate(Mapping, doc)
+    problems: list[Problem] = []
+
+    def add(loc: tuple[str | int, ...], message: str) -> None:
+        line, column = doc.position(loc)
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        problems.append(Problem(str(doc.path), field, message, line, column))
+
+    semantic_problems(mapping, add)
+    if problems:
+        raise ConfigError(problems)
+    return mapping.model_copy(update={"source": str(doc.path)})
+
+
+def mapping_json_schema() -> dict[str, Any]:
+    schema = Mapping.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://github.com/syncd/syncd/mappings/mapping.schema.json"
+    schema["title"] = "syncd mapping (version 1)"
+    schema.get("properties", {}).pop("source", None)
+    return schema
