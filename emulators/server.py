@@ -39,6 +39,7 @@ class LoggedRequest:
     method: str
     path: str
     status: int
+    query: str = ""  # the raw query string: tells a SOQL email lookup from an outcome query
 
 
 class RequestLog:
@@ -103,7 +104,8 @@ class EmulatorApp:
             return self._latency_control(request)(environ, start_response)
         response = self.dispatch(request)
         if not path.startswith(CONTROL_PREFIX):
-            self.requests.add(LoggedRequest(request.method, path, response.status_code))
+            self.requests.add(LoggedRequest(request.method, path, response.status_code,
+                                            request.query_string.decode("latin-1")))
             if self.latency_seconds > 0:
                 time.sleep(self.latency_seconds)  # outside the emulator's lock: dispatch has returned
         return response(environ, start_response)

@@ -115,7 +115,8 @@ class HubSpotControl:
                 return json_response(201, {"status": "added"})
             if path == "/requests" and method == "GET":
                 return json_response(200, {"results": [
-                    {"method": e.method, "path": e.path, "status": e.status} for e in app.requests.entries()]})
+                    {"method": e.method, "path": e.path, "status": e.status, "query": e.query}
+                    for e in app.requests.entries()]})
             if path == "/requests" and method == "DELETE":
                 app.requests.clear()
                 return Response(status=204)

@@ -83,7 +83,7 @@ class SalesforceControl:
                 if method == "DELETE":
                     app.requests.clear()
                     return Response(status=204)
-                return json_response(200, [{"method": e.method, "path": e.path, "status": e.status}
+                return json_response(200, [{"method": e.method, "path": e.path, "status": e.status, "query": e.query}
                                            for e in app.requests.entries()])
             if head == "sobjects" and len(segs) == 2:
                 if method == "GET":
