@@ -37,7 +37,7 @@ systemd-analyze:
 	  fi; }
 
 bench: install
-	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

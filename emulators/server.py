@@ -1,17 +1,32 @@
-"""What both emulators share: a threaded WSGI server on loopback, TLS, and a request log.
+"""What both emulators share: a threaded HTTP/1.1 server on loopback, TLS, a request log, and
+a per-request latency.
+
+The server is cheroot's WSGI server: it keeps connections alive between requests as the real
+APIs do, so a client pays one TLS handshake per connection rather than per call (werkzeug's
+development server closes every connection, which made each call cost a handshake and the
+client's CA-bundle load: ~25 ms of client CPU, enough to swamp what a benchmark measures).
 
 The request log is how tests count API calls ("1,000 leads cost ⌈N/200⌉ upserts"): every
 request the emulator answers is recorded as (method, path, status), control endpoints aside.
+
+``latency_seconds`` delays every API response (not control calls) to model the network round
+trip to the real APIs; the delay is slept after the emulator has answered and released its lock,
+so concurrent clients overlap as they would against the real thing. Set it at construction or
+with ``POST /__emulator/latency {"seconds": 0.02}`` (``GET`` reads it) on either emulator.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 from werkzeug.wrappers import Request, Response
 
 from emulators.tls import TLSMaterial
@@ -24,6 +39,7 @@ class LoggedRequest:
     method: str
     path: str
     status: int
+    query: str = ""  # the raw query string: tells a SOQL email lookup from an outcome query
 
 
 class RequestLog:
@@ -62,44 +78,69 @@ class RequestLog:
 class EmulatorApp:
     """Base WSGI app: subclasses implement ``dispatch(request) -> Response``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, latency_seconds: float = 0.0) -> None:
         self.requests = RequestLog()
+        self.latency_seconds = float(latency_seconds)
 
     def dispatch(self, request: Request) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _latency_control(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                seconds = float(json.loads(request.get_data(as_text=True) or "{}")["seconds"])
+                if seconds < 0:
+                    raise ValueError("latency must not be negative")
+            except (KeyError, ValueError, TypeError) as exc:
+                return Response(json.dumps({"status": "error", "message": f"expected {{\"seconds\": n}}: {exc}"}),
+                                status=400, content_type="application/json")
+            self.latency_seconds = seconds
+        return Response(json.dumps({"seconds": self.latency_seconds}), content_type="application/json")
+
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
+        path = request.path
+        if path.rstrip("/") == CONTROL_PREFIX + "/latency":
+            return self._latency_control(request)(environ, start_response)
         response = self.dispatch(request)
-        if not request.path.startswith(CONTROL_PREFIX):
-            self.requests.add(LoggedRequest(request.method, request.path, response.status_code))
+        if not path.startswith(CONTROL_PREFIX):
+            self.requests.add(LoggedRequest(request.method, path, response.status_code,
+                                            request.query_string.decode("latin-1")))
+            if self.latency_seconds > 0:
+                time.sleep(self.latency_seconds)  # outside the emulator's lock: dispatch has returned
         return response(environ, start_response)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """The request log above is the record; no access lines on stderr."""
-
-    def log(self, type: str, message: str, *args: object) -> None:
-        if type == "error":
-            super().log(type, message, *args)
 
 
 class EmulatorServer:
-    """Runs an ``EmulatorApp`` on 127.0.0.1 in a daemon thread, over TLS when given material."""
+    """Runs an ``EmulatorApp`` on 127.0.0.1 in a daemon thread, over TLS when given material.
+
+    HTTP/1.1 with keep-alive; ``threads`` workers answer requests (idle kept-alive connections
+    wait in cheroot's selector, not in a worker)."""
 
     def __init__(self, app: EmulatorApp, tls: TLSMaterial | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, threads: int = 16) -> None:
         self.app = app
         self.tls = tls
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler,
-            ssl_context=tls.server_context() if tls else None,
-        )
+        self._server = wsgi.Server((host, port), app, numthreads=threads, server_name="emulator",
+                                   request_queue_size=64, timeout=30)
+        self._server.protocol = "HTTP/1.1"
+        if tls is not None:
+            self._server.ssl_adapter = BuiltinSSLAdapter(str(tls.cert_path), str(tls.key_path))
+        self._server.error_log = self._log_error  # type: ignore[method-assign]
+        self._server.prepare()  # binds now, so that ``port`` is known before ``start``
         self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _log_error(msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        """cheroot reports every client that drops a connection mid-handshake; only real errors matter."""
+        if level >= logging.ERROR:
+            logging.getLogger("emulators.server").error(msg, exc_info=traceback)
 
     @property
     def port(self) -> int:
-        return self._server.server_port
+        return self._server.bind_addr[1]
 
     @property
     def url(self) -> str:
@@ -107,15 +148,12 @@ class EmulatorServer:
         return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> "EmulatorServer":
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"emulator-{self.port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve, name=f"emulator-{self.port}", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         if self._thread:
             self._thread.join(timeout=5)
 

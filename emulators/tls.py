@@ -2,6 +2,11 @@
 
 Clients trust the emulators by pointing syncd's ``ca_bundle`` option at ``ca_path``; TLS
 verification stays on everywhere.
+
+The certificates are valid from three years before to three years after they are made. Tests
+move the process clock with time-machine (a year either way): the generator then reads the
+moved clock while OpenSSL verifies against the real one, so a narrow window (minutes, days)
+would make the handshake fail with "certificate is not yet valid" or "has expired".
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+VALIDITY = dt.timedelta(days=3 * 365)
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ def make_tls_material(directory: Path) -> TLSMaterial:
     """Write ``ca.pem``, ``server.pem`` and ``server-key.pem`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
+    valid_from, valid_until = now - VALIDITY, now + VALIDITY
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()
@@ -45,8 +54,8 @@ def make_tls_material(directory: Path) -> TLSMaterial:
         .issuer_name(_name("syncd emulator CA"))
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_until)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -66,8 +75,8 @@ def make_tls_material(directory: Path) -> TLSMaterial:
         .issuer_name(ca_cert.subject)
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_until)
         .add_extension(
             x509.SubjectAlternativeName(
                 [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]

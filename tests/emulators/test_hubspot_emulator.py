@@ -734,7 +734,7 @@ def test_control_http_endpoints_seed_edit_archive_and_reset(hs: HsRig) -> None:
     assert [r["id"] for r in c("GET", "/__emulator/contacts", token=None).json()["results"]] == \
         many.json()["ids"]
     logged = c("GET", "/__emulator/requests", token=None).json()["results"]
-    assert logged == [{"method": "GET", "path": "/crm/v3/objects/contacts", "status": 500}]
+    assert logged == [{"method": "GET", "path": "/crm/v3/objects/contacts", "status": 500, "query": ""}]
     c("POST", "/__emulator/tokens/revoke", {"token": TOKEN}, token=None)
     assert c("GET", "/crm/v3/objects/contacts").status_code == 401
     assert c("POST", "/__emulator/reset", token=None).status_code == 200

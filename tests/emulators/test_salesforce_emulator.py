@@ -25,7 +25,8 @@ from simple_salesforce.exceptions import (
 )
 
 from emulators.salesforce import JWT_BEARER, SalesforceEmulator, SalesforceEmulatorError
-from emulators.salesforce_schema import FieldDef, id_checksum, make_id
+from emulators.salesforce.ids import id_checksum, make_id
+from emulators.salesforce.schema import FieldDef
 from emulators.server import EmulatorServer
 from emulators.tls import TLSMaterial, make_tls_material
 

@@ -1,4 +1,4 @@
-"""Unit tests of the SOQL subset the Salesforce emulator understands (emulators/soql.py)."""
+"""Unit tests of the SOQL subset the Salesforce emulator understands (emulators/salesforce/soql/)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from simple_salesforce import format_soql
 
-from emulators import soql
-from emulators.salesforce_schema import demo_schema, id_checksum, make_id, normalize_id
+from emulators.salesforce import soql
+from emulators.salesforce.demo_org import demo_schema
+from emulators.salesforce.ids import id_checksum, make_id, normalize_id
 
 SCHEMA = demo_schema()
 UTC = dt.timezone.utc

@@ -1,0 +1,1 @@
+"""syncd benchmark (see bench/run.py)."""

@@ -1,0 +1,143 @@
+"""The HubSpot emulator's control API over HTTP: JSON under ``/__emulator`` (no auth, not rate
+limited, not logged, never delayed). It mirrors the Python control API for tests, the demo and
+the benchmark, which runs the emulators in another process.
+
+==========================================  ===============================================================
+``GET /health``                             ``{"status": "ok", "contacts": n}``
+``POST /reset``                             forget everything but the tokens
+``GET /contacts[?includeArchived=true]``    every contact with its full history
+``POST /contacts``                          ``{"properties": {..}}`` or ``{"contacts": [{..}, ..]}``; optional
+                                            ``"at"`` (ISO or epoch ms) and ``"source"``
+``POST /contacts/batch-update``             ``{"updates": [{"id": "7", "properties": {..}}, ..], "at": ..}``:
+                                            many edits in one call (the benchmark's "1 % edited")
+``GET|PATCH /contacts/{id}``                one contact; PATCH ``{"properties": {..}, "at": ..}``
+``POST /contacts/{id}/archive``             archive it
+``POST /seed``                              ``{"count": n, "at": .., "seed": 7, "forms": 3}``: n synthetic
+                                            qualified contacts with form-conversion history
+``POST /faults``                            ``{"method", "path_contains", "status", "body", "times",
+                                            "headers", "after"}``
+``GET|POST /clock``                         read; ``{"now": iso}`` freezes, ``{"advance_seconds": n}``,
+                                            ``{"real": true}``
+``POST /tokens``, ``POST /tokens/revoke``   ``{"token": ..}``
+``GET|DELETE /requests``                    the request log (``{"results": [{method, path, status}]}``)
+``POST /config``                            any of ``search_lag_seconds``, ``rate_limits``, ``burst_limit``,
+                                            ``burst_window_seconds``, ``daily_limit``,
+                                            ``search_limit_per_second``, ``search_in_burst``
+``GET|POST /latency``                       ``{"seconds": 0.02}``: delay every API response (both emulators)
+==========================================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from emulators.hubspot.errors import ApiError, json_response
+from emulators.hubspot.seeding import describe_seed
+from emulators.hubspot.timefmt import iso_ms, parse_time_ms
+from emulators.hubspot.wire import flag, read_body
+from emulators.server import CONTROL_PREFIX
+
+if TYPE_CHECKING:
+    from emulators.hubspot.app import HubSpotEmulator
+
+
+def _when(raw: Any, name: str) -> dt.datetime | None:
+    if raw in (None, ""):
+        return None
+    ms = parse_time_ms(str(raw))
+    if ms is None:
+        raise ApiError(400, f"Invalid '{name}' timestamp {raw!r}", "VALIDATION_ERROR")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
+
+
+class HubSpotControl:
+    def __init__(self, app: "HubSpotEmulator") -> None:
+        self.app = app
+
+    def handle(self, request: Request) -> Response:
+        app = self.app
+        path = request.path[len(CONTROL_PREFIX):].rstrip("/") or "/"
+        method = request.method
+        body = read_body(request) if method in ("POST", "PATCH", "PUT") else {}
+        at = _when(body.get("at"), "at") if isinstance(body, dict) else None
+        source = body.get("source") if isinstance(body, dict) else None
+        try:
+            if path == "/health" and method == "GET":
+                return json_response(200, {"status": "ok", "contacts": len(app.store.ids)})
+            if path == "/reset" and method == "POST":
+                app.reset()
+                return json_response(200, {"status": "reset"})
+            if path == "/contacts" and method == "GET":
+                return json_response(200, {"results": app.contacts(include_archived=flag(request, "includeArchived"))})
+            if path == "/contacts" and method == "POST":
+                if "contacts" in body:
+                    return json_response(201, {"ids": app.create_contacts(body["contacts"], at=at, source=source)})
+                return json_response(201, {"id": app.create_contact(body.get("properties") or {}, at=at,
+                                                                    source=source)})
+            if path == "/contacts/batch-update" and method == "POST":
+                for update in body["updates"]:
+                    app.update_contact(update["id"], update.get("properties") or {}, at=at, source=source)
+                return json_response(200, {"updated": len(body["updates"])})
+            m = re.fullmatch(r"/contacts/(\d+)(/archive)?", path)
+            if m and method == "GET" and not m.group(2):
+                snap = app.get_contact(m.group(1))
+                if snap is None:
+                    return json_response(404, {"status": "error", "message": "no such contact"})
+                return json_response(200, snap)
+            if m and method == "PATCH" and not m.group(2):
+                app.update_contact(m.group(1), body.get("properties") or {}, at=at, source=source)
+                return json_response(200, app.get_contact(m.group(1)))
+            if m and method == "POST" and m.group(2):
+                app.archive_contact(m.group(1), at=at)
+                return json_response(200, app.get_contact(m.group(1)))
+            if path == "/seed" and method == "POST":
+                ids = app.seed_contacts(int(body["count"]), at=at, seed=int(body.get("seed", 7)),
+                                        forms_per_contact=int(body.get("forms", 3)))
+                return json_response(201, describe_seed(ids))
+            if path == "/faults" and method == "POST":
+                app.inject_fault(body.get("method"), body.get("path_contains", ""), int(body["status"]),
+                                 body.get("body"), int(body.get("times", 1)), body.get("headers"),
+                                 int(body.get("after", 0)))
+                return json_response(201, {"status": "armed"})
+            if path == "/clock" and method == "POST":
+                return json_response(200, self._clock(body))
+            if path == "/clock" and method == "GET":
+                return json_response(200, {"now": app.now_iso()})
+            if path == "/tokens/revoke" and method == "POST":
+                app.revoke_token(str(body["token"]))
+                return json_response(200, {"status": "revoked"})
+            if path == "/tokens" and method == "POST":
+                app.add_token(str(body["token"]))
+                return json_response(201, {"status": "added"})
+            if path == "/requests" and method == "GET":
+                return json_response(200, {"results": [
+                    {"method": e.method, "path": e.path, "status": e.status, "query": e.query}
+                    for e in app.requests.entries()]})
+            if path == "/requests" and method == "DELETE":
+                app.requests.clear()
+                return Response(status=204)
+            if path == "/config" and method == "POST":
+                return json_response(200, app.configure(body))
+        except (KeyError, ValueError, TypeError) as exc:
+            return json_response(400, {"status": "error", "message": str(exc)})
+        return json_response(404, {"status": "error", "message": f"No control endpoint {method} {path}"})
+
+    def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"now": iso}`` freezes the clock; ``{"advance_seconds": n}`` moves a frozen clock; ``{"real": true}``."""
+        app = self.app
+        if body.get("real"):
+            app.set_clock(None)
+        elif "now" in body:
+            ms = parse_time_ms(str(body["now"]))
+            if ms is None:
+                raise ValueError(f"Invalid 'now' {body['now']!r}")
+            fixed = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
+            app.set_clock(lambda: fixed)
+        if "advance_seconds" in body:
+            current = app.now() + dt.timedelta(seconds=float(body["advance_seconds"]))
+            app.set_clock(lambda: current)
+        return {"now": iso_ms(app.now_ms())}
