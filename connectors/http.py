@@ -1,9 +1,12 @@
-"""The one requests.Session syncd uses for Salesforce: timeouts, retries, and trust.
+"""The transport under both SDKs: timeouts, trust, and no retries of its own.
 
-Why a subclass: requests lets ``REQUESTS_CA_BUNDLE`` win over ``Session.verify`` (it merges the
-environment into each request), so a CA bundle configured for syncd would be silently ignored on
-machines that set that variable. Here the configured bundle is passed per request, which wins.
-Verification can only ever be narrowed to a bundle, never switched off.
+Why a requests.Session subclass: requests lets ``REQUESTS_CA_BUNDLE`` win over ``Session.verify``
+(it merges the environment into each request), so a CA bundle configured for syncd would be
+silently ignored on machines that set that variable. Here the configured bundle is passed per
+request, which wins. Verification can only ever be narrowed to a bundle, never switched off.
+
+The transport retries nothing (``NO_TRANSPORT_RETRY``): a failure surfaces at once, goes through
+the error table (``connectors.errors``) and the one retry policy (``connectors.retry``) decides.
 """
 
 from __future__ import annotations
@@ -14,39 +17,22 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from syncd import __version__
+from syncd.core import __version__
 
 USER_AGENT = f"syncd/{__version__}"
-
-
-def retry_policy(max_retries: int) -> Retry:
-    """Connection errors and gateway failures, with jittered exponential backoff and Retry-After.
-
-    Every method is retried: the writes syncd sends are idempotent (upsert by external id,
-    update by Id), so repeating one after a lost response cannot create a duplicate.
-    """
-    return Retry(
-        total=max_retries,
-        connect=max_retries,
-        read=max_retries,
-        status=max_retries,
-        backoff_factor=0.5,
-        backoff_max=30,
-        backoff_jitter=0.5,
-        status_forcelist=(502, 503, 504),
-        allowed_methods=None,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
+# urllib3 would otherwise retry connection errors on its own (and requests' adapter 0 times
+# except for "read" on idempotent methods): exactly once means the caller sees every failure.
+NO_TRANSPORT_RETRY = Retry(total=0, connect=0, read=0, redirect=5, status=0, other=0, raise_on_status=False,
+                           raise_on_redirect=True)
 
 
 class SyncdSession(requests.Session):
-    def __init__(self, *, ca_bundle: str | None = None, timeout: float = 30.0, max_retries: int = 5) -> None:
+    def __init__(self, *, ca_bundle: str | None = None, timeout: float = 30.0, pool_size: int = 16) -> None:
         super().__init__()
         self.ca_bundle = ca_bundle
         self.timeout = timeout
         self.headers["User-Agent"] = USER_AGENT
-        adapter = HTTPAdapter(max_retries=retry_policy(max_retries))
+        adapter = HTTPAdapter(max_retries=NO_TRANSPORT_RETRY, pool_connections=4, pool_maxsize=pool_size)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 

@@ -1,4 +1,5 @@
-"""syncd's sync state: id links, cursors, rejected records and runs (SQLModel; SQLite or PostgreSQL)."""
+"""syncd's sync state: id links, outcomes, cursors, rejected records, runs and the lease
+(SQLModel; SQLite or PostgreSQL). It imports nothing of syncd's but ``syncd.core``."""
 
 from state.store import StateStore
 

@@ -1,10 +1,15 @@
-"""The state tables. Natural keys everywhere, so every write is an idempotent upsert."""
+"""The state tables. Natural keys everywhere, so every write is an idempotent upsert.
+
+Forward leg: ``links`` (contact <-> Lead, the last accepted payload), ``rejections``. Back leg:
+``outcomes`` (what Sales did, as last observed), ``feedback_rejections``. Both: ``cursors``,
+``runs``. One syncer per pipeline: ``leases``. ``schema_version`` records migrations.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, DateTime
 from sqlmodel import Field, SQLModel
 
 
@@ -28,6 +33,10 @@ class LinkRow(SQLModel, table=True):
     content: str | None = Field(default=None, max_length=255)
     first_synced_at: dt.datetime = Field(default_factory=utcnow)   # handed over to Sales
     last_synced_at: dt.datetime = Field(default_factory=utcnow)
+    # What the accepted payload was rendered from (schema v3): a contact whose lastmodifieddate and
+    # mapping are the same again cannot render differently, so it need not be read in full.
+    source_modified: str | None = Field(default=None, max_length=32)
+    mapping_fp: str | None = Field(default=None, max_length=16)
 
 
 class CursorRow(SQLModel, table=True):
@@ -60,6 +69,40 @@ class RejectionRow(RejectionColumns, table=True):
     __tablename__ = "rejections"
 
 
+class OutcomeRow(SQLModel, table=True):
+    """What Sales did with one handed-over contact, as last observed in Salesforce."""
+
+    __tablename__ = "outcomes"
+    pipeline: str = Field(primary_key=True, max_length=64)
+    hubspot_id: str = Field(primary_key=True, max_length=32)
+    lead_id: str | None = Field(default=None, max_length=18)
+    lead_status: str | None = Field(default=None, max_length=255)
+    disqualified_reason: str | None = Field(default=None, max_length=255)
+    converted: bool = False
+    opportunity_id: str | None = Field(default=None, max_length=18, index=True)
+    stage: str | None = Field(default=None, max_length=255)
+    closed: bool = False
+    won: bool = False
+    amount: float | None = None
+    close_date: str | None = Field(default=None, max_length=10)
+    loss_reason: str | None = Field(default=None, max_length=255)
+    outcome: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, max_length=255)
+    first_contacted_at: dt.datetime | None = None     # first seen out of the open statuses
+    outcome_at: dt.datetime | None = None             # first seen with the current outcome
+    closed_at: dt.datetime | None = None              # first seen closed (won or lost)
+    lead_fields: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    opportunity_fields: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    feedback_hash: str | None = Field(default=None, max_length=64)   # last payload HubSpot accepted
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class FeedbackRejectionRow(RejectionColumns, table=True):
+    """A contact HubSpot refused an outcome for. Cleared when a later write succeeds."""
+
+    __tablename__ = "feedback_rejections"
+
+
 class RunRow(SQLModel, table=True):
     __tablename__ = "runs"
     id: str = Field(primary_key=True, max_length=36)
@@ -77,3 +120,19 @@ class SchemaVersionRow(SQLModel, table=True):
     __tablename__ = "schema_version"
     version: int = Field(primary_key=True)
     applied_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class LeaseRow(SQLModel, table=True):
+    """Who may sync a pipeline right now (``state.lease``)."""
+
+    __tablename__ = "leases"
+    pipeline: str = Field(primary_key=True, max_length=64)
+    token: str = Field(max_length=36)                # identifies one holder; never shown
+    holder: str = Field(max_length=255)              # hostname:pid
+    host_key: str | None = Field(default=None, max_length=255)  # hostname + PID namespace
+    kind: str = Field(max_length=16)                 # daemon | once
+    acquired_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    heartbeat_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    next_run_at: dt.datetime | None = Field(default=None,
+                                            sa_column=Column(DateTime(timezone=True), nullable=True))

@@ -15,66 +15,18 @@ Two tables, natural keys, written by upserts:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import JSON, Column
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import select
 
-from state.models import LinkRow, RejectionColumns, utcnow
+from state.db import aware as _aware
+from state.db import chunks as _chunks
+from state.db import upsert
+from state.models import FeedbackRejectionRow, LinkRow, OutcomeRow, utcnow
+from state.store import StateStore
 from syncd.core.records import OutcomeState, Rejection
-
-if TYPE_CHECKING:
-    from state.store import StateStore
-
-_CHUNK = 500
-
-
-def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite gives datetimes back without a zone; every datetime syncd stores is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-class OutcomeRow(SQLModel, table=True):
-    """What Sales did with one handed-over contact, as last observed in Salesforce."""
-
-    __tablename__ = "outcomes"
-    pipeline: str = Field(primary_key=True, max_length=64)
-    hubspot_id: str = Field(primary_key=True, max_length=32)
-    lead_id: str | None = Field(default=None, max_length=18)
-    lead_status: str | None = Field(default=None, max_length=255)
-    disqualified_reason: str | None = Field(default=None, max_length=255)
-    converted: bool = False
-    opportunity_id: str | None = Field(default=None, max_length=18, index=True)
-    stage: str | None = Field(default=None, max_length=255)
-    closed: bool = False
-    won: bool = False
-    amount: float | None = None
-    close_date: str | None = Field(default=None, max_length=10)
-    loss_reason: str | None = Field(default=None, max_length=255)
-    outcome: str | None = Field(default=None, max_length=32)
-    reason: str | None = Field(default=None, max_length=255)
-    first_contacted_at: dt.datetime | None = None     # first seen out of the open statuses
-    outcome_at: dt.datetime | None = None             # first seen with the current outcome
-    closed_at: dt.datetime | None = None              # first seen closed (won or lost)
-    lead_fields: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    opportunity_fields: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    feedback_hash: str | None = Field(default=None, max_length=64)   # last payload HubSpot accepted
-    updated_at: dt.datetime = Field(default_factory=utcnow)
-
-
-class FeedbackRejectionRow(RejectionColumns, table=True):
-    """A contact HubSpot refused an outcome for. Cleared when a later write succeeds."""
-
-    __tablename__ = "feedback_rejections"
 
 
 _STATE_COLUMNS = ("lead_id", "lead_status", "disqualified_reason", "converted", "opportunity_id", "stage", "closed",
@@ -120,7 +72,7 @@ class ReportRow:
 
 
 class OutcomeStore:
-    def __init__(self, store: "StateStore") -> None:
+    def __init__(self, store: StateStore) -> None:
         self.store = store
 
     # -- reads -------------------------------------------------------------------------------
@@ -201,18 +153,14 @@ class OutcomeStore:
 
     # -- the one write path --------------------------------------------------------------------
     def commit(self, pipeline: str, *, states: Sequence[OutcomeState] = (), rejections: Sequence[Rejection] = (),
-               resolved: Sequence[str] = (), run_id: str | None = None, now: dt.datetime | None = None) -> None:
-        """Record observed states (with the hash HubSpot confirmed), rejections and resolved
-        rejections in one transaction."""
+               resolved: Sequence[str] = (), run_id: str | None = None, cursors: dict[str, str] | None = None,
+               now: dt.datetime | None = None) -> None:
+        """Record observed states (with the hash HubSpot confirmed), rejections, resolved
+        rejections and (the window's last batch) the cursors, in one transaction."""
         now = now or utcnow()
-        outcomes, rejected = OutcomeRow.__table__, FeedbackRejectionRow.__table__
         with self.store.engine.begin() as connection:
-            if states:
-                rows = {s.hubspot_id: _to_row(pipeline, s, now) for s in states}
-                insert = self.store._insert(outcomes)
-                connection.execute(insert.on_conflict_do_update(
-                    index_elements=[outcomes.c.pipeline, outcomes.c.hubspot_id],
-                    set_={name: insert.excluded[name] for name in (*_STATE_COLUMNS, "updated_at")}),
-                    list(rows.values()))
-            self.store.write_rejections(connection, rejected, pipeline, rejections, resolved,
+            rows = {s.hubspot_id: _to_row(pipeline, s, now) for s in states}
+            upsert(connection, OutcomeRow.__table__, list(rows.values()), ("pipeline", "hubspot_id"))
+            self.store.write_rejections(connection, FeedbackRejectionRow.__table__, pipeline, rejections, resolved,
                                         run_id=run_id, now=now)
+            self.store.write_cursors(connection, pipeline, cursors or {}, now)

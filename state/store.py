@@ -1,60 +1,35 @@
-"""StateStore: the only code that reads or writes the state database.
+"""StateStore: the state database's one entry point for the forward leg, cursors and runs.
 
 Every method is one short transaction. ``commit_batch`` records the outcome of one Salesforce
 write (links, rejections) and is called only after that write returned, so state never claims a
 write that did not happen; a crash between the write and the commit makes the next run write the
-same records again, which the external-id upsert makes harmless.
+same records again, which the external-id upsert makes harmless. The cursor of a window moves in
+the same transaction as the window's last batch (``cursors=``), never before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
+from typing import Any
 
-from sqlalchemy import event, func, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlalchemy import Table, func
+from sqlalchemy.engine import Connection
+from sqlmodel import Session, select
 
-from state import lock as _lock  # noqa: F401 - registers the leases table for migrate()
-from state.models import CursorRow, LinkRow, RejectionRow, RunRow, SchemaVersionRow, utcnow
-import state.outcomes  # noqa: F401 - registers the closed-loop tables (outcomes, feedback_rejections)
+from state.db import chunks, make_engine, migrate, upsert
+from state.models import CursorRow, LinkRow, RejectionRow, RunRow, utcnow
 from syncd.core.records import Link, Rejection
-
-SCHEMA_VERSION = 2   # 2: closed-loop tables (state/outcomes.py) and runs.leg
-_CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
-
-
-def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API types
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")   # readers (syncd status) never block the writer
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        if str(path) not in ("", ":memory:"):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    # Timestamps are stored naive, in UTC: make the session agree, whatever the server's zone.
-    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC", "connect_timeout": 10})
 
 
 def _cut(value: str | None, size: int = 255) -> str | None:
     return value[:size] if value else None
+
+
+def _link(row: LinkRow) -> Link:
+    return Link(row.hubspot_id, row.lead_id, row.contact_id, row.converted, row.payload_hash,
+                (row.source, row.campaign, row.content), row.source_modified, row.mapping_fp)
 
 
 class StateStore:
@@ -64,16 +39,7 @@ class StateStore:
 
     # -- lifecycle -------------------------------------------------------------------------
     def migrate(self) -> None:
-        """Create missing tables and record the schema version, in one transaction."""
-        with self.engine.begin() as connection:
-            SQLModel.metadata.create_all(connection)
-            # v2: runs.leg (forward/back); a runs table created by v1 lacks the column.
-            if "leg" not in {c["name"] for c in inspect(connection).get_columns("runs")}:
-                connection.execute(text("ALTER TABLE runs ADD COLUMN leg VARCHAR(8) NOT NULL DEFAULT 'forward'"))
-            with Session(connection) as session:
-                if session.get(SchemaVersionRow, SCHEMA_VERSION) is None:
-                    session.add(SchemaVersionRow(version=SCHEMA_VERSION))
-                    session.commit()
+        migrate(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -88,12 +54,10 @@ class StateStore:
         ids = list(dict.fromkeys(hubspot_ids))
         found: dict[str, Link] = {}
         with self.session() as session:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 rows = session.exec(select(LinkRow).where(LinkRow.pipeline == pipeline,
                                                           LinkRow.hubspot_id.in_(chunk)))
-                for row in rows:
-                    found[row.hubspot_id] = Link(row.hubspot_id, row.lead_id, row.contact_id,
-                                                 row.converted, row.payload_hash)
+                found.update((row.hubspot_id, _link(row)) for row in rows)
         return found
 
     def count_links(self, pipeline: str) -> int:
@@ -111,7 +75,7 @@ class StateStore:
         ids = list(dict.fromkeys(hubspot_ids))
         found: dict[str, Rejection] = {}
         with self.session() as session:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 rows = session.exec(select(RejectionRow).where(RejectionRow.pipeline == pipeline,
                                                                RejectionRow.hubspot_id.in_(chunk)))
                 for row in rows:
@@ -137,66 +101,67 @@ class StateStore:
                                 .where(RejectionRow.pipeline == pipeline)).one()
 
     # -- the one write path for a batch --------------------------------------------------
-    def _insert(self, table):  # noqa: ANN001, ANN202 - dialect-specific INSERT ... ON CONFLICT
-        return (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(table)
-
-    def commit_batch(self, pipeline: str, *, links: Sequence[Link] = (),
-                     rejections: Sequence[Rejection] = (), resolved: Sequence[str] = (),
-                     run_id: str | None = None, now: dt.datetime | None = None) -> None:
+    def commit_batch(self, pipeline: str, *, links: Sequence[Link] = (), rejections: Sequence[Rejection] = (),
+                     resolved: Sequence[str] = (), run_id: str | None = None, cursors: dict[str, str] | None = None,
+                     now: dt.datetime | None = None) -> None:
         """Record one confirmed batch in one transaction: links written, records rejected,
-        rejections resolved. Natural-key upserts, one statement per kind of row."""
+        rejections resolved, and (the window's last batch) the cursors. Natural-key upserts, one
+        statement per kind of row."""
         now = now or utcnow()
-        links_table = LinkRow.__table__
         with self.engine.begin() as connection:
-            if links:
-                rows = {link.hubspot_id: {
-                    "pipeline": pipeline, "hubspot_id": link.hubspot_id, "lead_id": link.lead_id,
-                    "contact_id": link.contact_id, "converted": link.converted,
-                    "payload_hash": link.payload_hash,
-                    "source": _cut(link.attribution[0]), "campaign": _cut(link.attribution[1]),
-                    "content": _cut(link.attribution[2]), "first_synced_at": now, "last_synced_at": now,
-                } for link in links}
-                insert = self._insert(links_table)
-                old = links_table.c
-                connection.execute(insert.on_conflict_do_update(
-                    index_elements=[old.pipeline, old.hubspot_id],
-                    set_={
-                        # What Salesforce just confirmed wins; what it did not say is kept.
-                        "lead_id": func.coalesce(insert.excluded.lead_id, old.lead_id),
-                        "contact_id": func.coalesce(insert.excluded.contact_id, old.contact_id),
-                        "converted": insert.excluded.converted | old.converted,
-                        "payload_hash": insert.excluded.payload_hash,
-                        "source": func.coalesce(insert.excluded.source, old.source),
-                        "campaign": func.coalesce(insert.excluded.campaign, old.campaign),
-                        "content": func.coalesce(insert.excluded.content, old.content),
-                        "last_synced_at": insert.excluded.last_synced_at,
-                    }), list(rows.values()))
+            self._write_links(connection, pipeline, links, now)
             self.write_rejections(connection, RejectionRow.__table__, pipeline, rejections, resolved,
                                   run_id=run_id, now=now)
+            self.write_cursors(connection, pipeline, cursors or {}, now)
 
-    def write_rejections(self, connection, table, pipeline: str, rejections: Sequence[Rejection],  # noqa: ANN001
+    @staticmethod
+    def _write_links(connection: Connection, pipeline: str, links: Sequence[Link], now: dt.datetime) -> None:
+        rows = {link.hubspot_id: {
+            "pipeline": pipeline, "hubspot_id": link.hubspot_id, "lead_id": link.lead_id,
+            "contact_id": link.contact_id, "converted": link.converted, "payload_hash": link.payload_hash,
+            "source": _cut(link.attribution[0]), "campaign": _cut(link.attribution[1]),
+            "content": _cut(link.attribution[2]), "first_synced_at": now, "last_synced_at": now,
+            "source_modified": _cut(link.source_modified, 32), "mapping_fp": _cut(link.mapping_fingerprint, 16),
+        } for link in links}
+        old = LinkRow.__table__.c
+        upsert(connection, LinkRow.__table__, list(rows.values()), ("pipeline", "hubspot_id"), lambda new: {
+            # What Salesforce just confirmed wins; what it did not say is kept.
+            "lead_id": func.coalesce(new.lead_id, old.lead_id),
+            "contact_id": func.coalesce(new.contact_id, old.contact_id),
+            "converted": new.converted | old.converted,
+            "payload_hash": new.payload_hash,
+            "source": func.coalesce(new.source, old.source),
+            "campaign": func.coalesce(new.campaign, old.campaign),
+            "content": func.coalesce(new.content, old.content),
+            "last_synced_at": new.last_synced_at,
+            "source_modified": new.source_modified,
+            "mapping_fp": new.mapping_fp,
+        })
+
+    @staticmethod
+    def write_rejections(connection: Connection, table: Table, pipeline: str, rejections: Sequence[Rejection],
                          resolved: Sequence[str], *, run_id: str | None, now: dt.datetime) -> None:
         """Inside the caller's transaction: clear resolved rejections and upsert new ones
         (attempts counted). Shared by both legs' rejection tables, which have the same columns."""
         refused = {r.hubspot_id for r in rejections}
         gone = [h for h in dict.fromkeys(resolved) if h not in refused]
-        for chunk in _chunks(gone):
+        for chunk in chunks(gone):
             connection.execute(table.delete().where(table.c.pipeline == pipeline, table.c.hubspot_id.in_(chunk)))
-        if not rejections:
-            return
         rows = {r.hubspot_id: {
             "pipeline": pipeline, "hubspot_id": r.hubspot_id, "code": r.code[:80], "message": r.message,
             "payload_hash": r.payload_hash, "retryable": r.retryable, "attempts": 1,
             "first_seen_at": now, "last_seen_at": now, "run_id": run_id,
         } for r in rejections}
-        insert = self._insert(table)
         old = table.c
-        connection.execute(insert.on_conflict_do_update(
-            index_elements=[old.pipeline, old.hubspot_id],
-            set_={"code": insert.excluded.code, "message": insert.excluded.message,
-                  "payload_hash": insert.excluded.payload_hash, "retryable": insert.excluded.retryable,
-                  "attempts": old.attempts + 1, "last_seen_at": insert.excluded.last_seen_at,
-                  "run_id": insert.excluded.run_id}), list(rows.values()))
+        upsert(connection, table, list(rows.values()), ("pipeline", "hubspot_id"), lambda new: {
+            "code": new.code, "message": new.message, "payload_hash": new.payload_hash, "retryable": new.retryable,
+            "attempts": old.attempts + 1, "last_seen_at": new.last_seen_at, "run_id": new.run_id})
+
+    @staticmethod
+    def write_cursors(connection: Connection, pipeline: str, values: dict[str, str], now: dt.datetime) -> None:
+        upsert(connection, CursorRow.__table__, [
+            {"pipeline": pipeline, "name": name, "value": value, "updated_at": now} for name, value in values.items()],
+            ("pipeline", "name"))
 
     # -- cursors ---------------------------------------------------------------------------
     def get_cursor(self, pipeline: str, name: str) -> str | None:
@@ -209,12 +174,8 @@ class StateStore:
 
     def set_cursors(self, pipeline: str, values: dict[str, str]) -> None:
         """Set several cursors in one transaction (a window and the mapping it was read with)."""
-        with self.session() as session:
-            for name, value in values.items():
-                row = session.get(CursorRow, (pipeline, name)) or CursorRow(pipeline=pipeline, name=name, value=value)
-                row.value, row.updated_at = value, utcnow()
-                session.add(row)
-            session.commit()
+        with self.engine.begin() as connection:
+            self.write_cursors(connection, pipeline, values, utcnow())
 
     def cursors(self, pipeline: str) -> list[CursorRow]:
         with self.session() as session:

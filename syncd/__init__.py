@@ -1,3 +1,5 @@
 """syncd: hand qualified HubSpot leads to Salesforce with their context, and bring outcomes back."""
 
-__version__ = "0.1.0"
+from syncd.core import __version__
+
+__all__ = ["__version__"]

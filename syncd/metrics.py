@@ -38,7 +38,7 @@ from prometheus_client.exposition import choose_encoder
 from syncd.core.errors import RemoteError
 
 if TYPE_CHECKING:
-    from syncd.cycle import CycleResult
+    from syncd.run.result import CycleResult
 
 log = structlog.get_logger("syncd.metrics")
 

@@ -16,15 +16,11 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import click
-from rich.console import Console
 from rich.table import Table
 
 from state.outcomes import ReportRow
-from syncd.cli import config_option
 
 GROUPINGS = ("source", "campaign", "content")
 NONE = "(none)"
@@ -202,77 +198,3 @@ def to_table(report: Report) -> list[Table]:
         if g.disqualified_by_reason or g.lost_by_reason:
             why.add_row(*g.key, _reasons(g.disqualified_by_reason) or "—", _reasons(g.lost_by_reason) or "—")
     return [table, why] if why.row_count else [table]
-
-
-# -- the command -----------------------------------------------------------------------------
-def parse_moment(value: str, *, end: bool = False) -> dt.datetime:
-    """YYYY-MM-DD (a whole day: ``end`` makes it the next midnight) or an ISO datetime; UTC if no zone."""
-    try:
-        if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            moment = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time(), dt.timezone.utc)
-        else:
-            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD) or an ISO datetime") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
-@click.command()
-@config_option
-@click.option("--since", help="Leads handed over on or after this date (YYYY-MM-DD) or time (ISO 8601, UTC).")
-@click.option("--until", help="... and before the end of this date (inclusive) or before this time.")
-@click.option("--by", "by", type=click.Choice(GROUPINGS), multiple=True,
-              help="Group by marketing source, campaign or first converting content; repeat to combine. "
-                   "Default: source.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
-              help="Default: table on a terminal, JSON otherwise (or from --output's extension).")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file.")
-def report(config_path: Path | None, since: str | None, until: str | None, by: tuple[str, ...],
-           fmt: str | None, output: Path | None) -> None:
-    """Which leads turn into revenue, and why the others don't — by source, campaign, content.
-
-    From the state database only (no API calls). Counts leads handed over in the period and what
-    Sales did with them since: contacted, disqualified (by reason), opportunities, won, lost (by
-    reason), win rate, revenue, median hours to first contact and to close.
-
-    \b
-    Example:
-      syncd report --since 2026-01-01 --until 2026-03-31
-      syncd report --by campaign --by content --format csv -o q1.csv
-      syncd report --format json | jq '.groups[] | {source, win_rate, revenue}'
-    """
-    from syncd import app
-    from syncd.cli import _fail, stdout
-    from syncd.core.errors import ConfigError
-    from state.outcomes import OutcomeStore
-
-    start = parse_moment(since) if since else None
-    end = parse_moment(until, end=True) if until else None
-    if start and end and end <= start:
-        raise click.BadParameter("--until must be after --since")
-    try:
-        loaded = app.load(config_path, require_credentials=False)
-    except ConfigError as exc:
-        raise _fail(exc) from None
-    store = app.open_store(loaded.settings)
-    try:
-        rows = OutcomeStore(store).report_rows(loaded.settings.sync.pipeline, start, end)
-    finally:
-        store.close()
-    result = build_report(rows, by or ("source",), since=start, until=end)
-    if fmt is None:
-        suffix = output.suffix.lower().lstrip(".") if output else ""
-        fmt = suffix if suffix in ("csv", "json") else ("table" if output is None and stdout.is_terminal else "json")
-    if fmt == "table":
-        console = Console(file=io.StringIO(), width=160) if output else stdout
-        for table in to_table(result):
-            console.print(table)
-        if output:
-            output.write_text(console.file.getvalue())  # type: ignore[attr-defined]
-        return
-    text = to_csv(result) if fmt == "csv" else to_json(result) + "\n"
-    if output:
-        output.write_text(text)
-    else:
-        click.echo(text, nl=False)

@@ -1,12 +1,12 @@
 """`syncd run`: the service. Runs the sync cycle on a schedule until told to stop.
 
 - **Schedule.** A thin APScheduler 3 ``BackgroundScheduler`` with one job: the cycle
-  (``syncd.cycle.run_cycle``, the same one ``run --once`` runs). ``max_instances=1``: runs never
+  (``syncd.app.cycle.run_cycle``, the same one ``run --once`` runs). ``max_instances=1``: runs never
   overlap; a due time that finds the previous cycle still running is remembered and the next
   cycle starts as soon as it ends (a slow cycle delays the next, it does not stack).
   ``coalesce=True``: many missed due times make one run. A cycle that fails (remote down, a bug)
   is logged and counted, and the next due time runs again; the process lives on.
-- **One syncer.** The daemon takes the pipeline's lease (``state.lock``) before anything else and
+- **One syncer.** The daemon takes the pipeline's lease (``state.lease``) before anything else and
   holds it for its life, heartbeating from a thread; a second daemon or a ``run --once`` is refused
   with exit code 6 and a message naming the holder.
 - **Signals.** The first SIGTERM/SIGINT asks the cycle to stop after the batch in flight (the
@@ -49,11 +49,14 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from state.lock import KeepAlive, Lease
+from state.lease import KeepAlive, Lease
 from state.store import StateStore
-from syncd import __version__, app
+from syncd import app
+from syncd.core import __version__
 from syncd.config import ScheduleSettings
-from syncd.cycle import Connectors, CycleResult, run_cycle
+from syncd.app.connectors import Connectors
+from syncd.app.cycle import run_cycle
+from syncd.run.result import CycleResult
 from syncd.core.errors import ConfigError, LockHeld, Problem, SyncdError
 from syncd.logs import configure_logging
 from syncd.metrics import READY_WITHIN_CYCLES, SUCCESS_STATUSES, HealthServer, Metrics

@@ -16,8 +16,10 @@ from emulators.salesforce import SalesforceEmulator
 from emulators.stack import Stack, start_stack
 from state.store import StateStore
 from syncd import app
+from syncd.app.connectors import Connectors, salesforce_client
+from syncd.app.cycle import run_forward
 from syncd.cli import main
-from syncd.runner import RunResult
+from syncd.run.result import RunResult
 
 UTC = dt.timezone.utc
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -88,13 +90,15 @@ class Syncd:
     def salesforce(self) -> SalesforceEmulator:
         return self.stack.salesforce
 
-    def run(self, *, dry_run: bool = False, full: bool = False, env: dict[str, str] | None = None,
-            **kwargs) -> RunResult:
+    def run(self, *, dry_run: bool = False, full: bool = False, env: dict[str, str] | None = None) -> RunResult:
+        """The forward leg once, as `syncd run --once` runs it (fresh connectors, one login)."""
         loaded = app.load(self.stack.config_path, env=env or {})
         store = app.open_store(loaded.settings)
+        connectors = Connectors.build(loaded)
         try:
-            return app.forward_sync(loaded, store, **kwargs).run(dry_run=dry_run, full=full)
+            return run_forward(loaded, store, connectors, dry_run=dry_run, full=full)
         finally:
+            connectors.close()
             store.close()
 
     def cli(self, *args: str) -> int:
@@ -119,7 +123,7 @@ class Syncd:
     def soql(self, query: str) -> list[dict]:
         """Run a SOQL query over HTTPS through syncd's own Salesforce connector."""
         loaded = app.load(self.stack.config_path, env={})
-        return app.salesforce_connector(loaded.settings).query(query)
+        return salesforce_client(loaded.settings).query(query)
 
     def salesforce_writes(self) -> int:
         """Collections write calls (upserts and updates) the Salesforce emulator answered."""

@@ -13,7 +13,8 @@ from emulators.hubspot import HubSpotEmulator
 from emulators.salesforce import SalesforceEmulator
 from emulators.stack import start_stack
 from syncd import app
-from syncd.cycle import CycleResult, run_cycle
+from syncd.app.cycle import run_cycle
+from syncd.run.result import CycleResult
 from syncd.core.errors import ExitCode
 from tests.conftest import Syncd, qualified
 

@@ -14,9 +14,10 @@ from rich.console import Console
 from structlog.testing import capture_logs
 
 from state.outcomes import OutcomeStore
-from syncd import app, console
+from syncd import app
+from syncd.cli import console
 from syncd.core.errors import ExitCode
-from syncd.feedback_runner import OUTCOMES_CURSOR
+from syncd.run.back import OUTCOMES_CURSOR
 from tests.feedback_helpers import (  # noqa: F401 - clock, syncd and ready are fixtures
     BEHIND,
     PIPELINE,
@@ -40,7 +41,8 @@ def test_disqualified_won_and_lost_outcomes_land_on_the_contacts_after_one_run(r
                                                              "CloseDate": "2026-02-27", "Loss_Reason__c": "Competitor"})
     sf.update("Lead", leads[ids[3]]["Id"], {"Status": "Working - Contacted"})
     back = cycle(ready).back
-    assert back.exit_code == ExitCode.OK and back.counts["updated"] == 4 and back.counts["no_outcome"] == 1
+    assert back.exit_code == ExitCode.OK and back.counts["updated"] == 4
+    assert back.counts["leads_read"] == 4                 # the Lead nobody touched is not even read
 
     disqualified, closed_won, closed_lost, contacted, untouched = (props(ready, i) for i in ids)
     assert (disqualified["syncd_outcome"], disqualified["syncd_outcome_reason"]) == ("disqualified", "no_budget")
@@ -76,9 +78,11 @@ def test_an_opportunity_reopened_or_moved_later_is_followed_even_when_its_lead_d
     syncd.salesforce.update("Opportunity", open_["opportunity_id"], {"StageName": "Closed Won", "Amount": 2500})
     syncd.salesforce.requests.clear()
     back = cycle(syncd).back
-    assert back.counts["leads_read"] == 0 and back.counts["opportunities_read"] == 2
+    # The Leads come back with their Opportunities, in the one outcome query, although only the
+    # Opportunities changed.
+    assert back.counts["leads_read"] == 2 and back.counts["opportunities_read"] == 2
     assert back.counts["updated"] == 2
-    assert syncd.salesforce.requests.count(path_contains="/query") == 2      # leads (none) + followed Opportunities
+    assert syncd.salesforce.requests.count(path_contains="/query") == 1
     reopened, won = props(syncd, ids[0]), props(syncd, ids[1])
     assert reopened["syncd_outcome"] == "opportunity" and reopened.get("syncd_outcome_reason") is None
     assert reopened["syncd_opportunity_stage"] == "Negotiation/Review"
@@ -112,7 +116,7 @@ def test_salesforce_records_syncd_did_not_hand_over_are_ignored(ready):
     assert back.counts["ignored"] == 1 and back.counts["updated"] == 1      # the foreign Lead was read, not used
     store = ready.store()
     try:
-        assert sorted(OutcomeStore(store).states_for(PIPELINE, ids + ["987654"])) == sorted(ids)
+        assert sorted(OutcomeStore(store).states_for(PIPELINE, ids + ["987654"])) == [ids[0]]   # not the foreign one
     finally:
         store.close()
     assert foreign and props(ready, ids[1]).get("syncd_outcome") is None
@@ -204,17 +208,22 @@ def test_a_failure_after_some_batches_keeps_the_cursor_and_the_rerun_lands_every
     assert cursor is not None
     ready.hubspot.inject_fault("POST", "/batch/update", 503, after=1)       # batch 2 of 3 fails
     failed = cycle(ready, env={"SYNCD_HUBSPOT__MAX_RETRIES": "0"}).back
-    assert failed.exit_code == ExitCode.REMOTE_UNAVAILABLE and failed.counts["updated"] == 100
+    # Batches go out side by side: the one after the failed one may have landed too. Whatever
+    # landed is recorded, nothing else is, and the cursor stays.
+    landed = sum(1 for i in ids if props(ready, i).get("syncd_outcome") == "contacted")
+    assert failed.exit_code == ExitCode.REMOTE_UNAVAILABLE and 100 <= landed <= 200
+    assert failed.counts["updated"] == landed
     store = ready.store()
     assert store.get_cursor(PIPELINE, OUTCOMES_CURSOR) == cursor
     store.close()
+    first_calls = ready.hubspot.requests.count(method="POST", path_contains="/batch/update")
     rerun = cycle(ready).back
     assert rerun.exit_code == ExitCode.OK
-    assert (rerun.counts["updated"], rerun.counts["unchanged"]) == (150, 100)
+    assert (rerun.counts["updated"], rerun.counts["unchanged"]) == (250 - landed, landed)
     for hubspot_id in ids:
         history = ready.hubspot.get_contact(hubspot_id)["propertiesWithHistory"]["syncd_outcome"]
         assert [h["value"] for h in history] == ["contacted"], hubspot_id
-    assert ready.hubspot.requests.count(method="POST", path_contains="/batch/update") == 1 + 1 + 2
+    assert ready.hubspot.requests.count(method="POST", path_contains="/batch/update") == first_calls + 1
 
 
 def test_dry_run_plans_the_outcomes_but_writes_nothing_and_keeps_the_cursor(ready):
@@ -241,7 +250,7 @@ def test_run_once_reports_both_legs(ready, capsys):
     assert ready.cli("run", "--once") == ExitCode.OK
     finished = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"run.finished"' in line]
     assert [e.get("leg", "forward") for e in finished] == ["forward", "back"]
-    assert finished[1]["updated"] == 1 and finished[1]["leads_read"] == 2
+    assert finished[1]["updated"] == 1 and finished[1]["leads_read"] == 1     # the untouched Lead is not read
     # On a terminal each leg gets its summary table.
     back = cycle(ready).back
     text = io.StringIO()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncd import feedback as fb
+from syncd.core.outcomes import Outcome
 from syncd.core.records import (
     ContactWriteResult,
     OutcomeState,
@@ -17,8 +17,10 @@ from syncd.core.records import (
     SalesforceLead,
     SalesforceOpportunity,
 )
-from syncd.core.outcomes import Outcome
 from syncd.mapping.feedback import Feedback
+from syncd.plan import feedback as fb
+from syncd.plan.feedback import FeedbackFacts
+from syncd.plan.feedback_values import format_value
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -54,8 +56,25 @@ def opp(stage: str = "Prospecting", *, id: str = "006000000000001AAA", amount: f
                                  {"Id": id, "StageName": stage, "Amount": amount, "CloseDate": close})
 
 
-def plan(leads=(), opps=(), previous=None, linked=("101", "102"), rejections=None) -> fb.FeedbackPlan:
-    return fb.plan_feedback(list(leads), list(opps), linked, previous or {}, FEEDBACK, rejections)
+def as_read(leads, opps, previous) -> list[SalesforceLead]:
+    """The Leads as the outcome query returns them: each with the Opportunity it was converted into.
+    An Opportunity that moved on its own brings back every Lead converted into it, unchanged."""
+    by_id = {o.id: o for o in opps}
+    read = [replace(lead, opportunity=by_id.get(lead.opportunity_id or "")) for lead in leads]
+    listed = {lead.hubspot_id for lead in leads}
+    for hubspot_id, state in previous.items():
+        if hubspot_id not in listed and state.opportunity_id in by_id:
+            read.append(SalesforceLead(state.lead_id or f"00Q{hubspot_id}", hubspot_id, state.lead_status,
+                                       state.disqualified_reason, state.converted, state.opportunity_id, T0,
+                                       dict(state.lead_fields), by_id[state.opportunity_id]))
+    return read
+
+
+def plan(leads=(), opps=(), previous=None, linked=("101", "102"), rejections=None, stages=None, missing=(),
+         feedback=FEEDBACK) -> fb.FeedbackPlan:
+    previous = previous or {}
+    facts = FeedbackFacts(frozenset(linked), previous, rejections or {}, stages or {}, frozenset(missing))
+    return fb.plan(as_read(leads, opps, previous), facts, feedback)
 
 
 @pytest.mark.parametrize("records,outcome,reason", [
@@ -165,23 +184,38 @@ def test_a_contact_rejected_for_the_same_payload_is_not_sent_again_until_it_chan
 ], ids=["empty", "mql-to-opportunity", "sql-to-customer", "same", "customer-stays", "evangelist-stays",
         "unknown-stays"])
 def test_the_lifecycle_stage_only_moves_forward(current, target, moved):
-    update = fb.ContactUpdate("101", {"syncd_outcome": "won"}, "h", "won", target)
-    (out,), rejected, n_moved, n_kept = fb.resolve_lifecycle([update], {"101": current}, set(), FEEDBACK)
-    assert rejected == [] and (n_moved, n_kept) == (int(moved), int(not moved))
+    records = ([lead(opportunity="006000000000001AAA")],
+               [opp("Closed Won" if target == "customer" else "Prospecting")])
+    result = plan(*records, stages={"101": current})
+    (out,) = result.updates
+    assert out.lifecycle_target == target and result.rejections == []
+    assert (result.lifecycle_moved, result.lifecycle_kept) == (int(moved), int(not moved))
     assert out.properties.get("lifecyclestage") == (target if moved else None)
-    assert out.payload_hash == "h"                              # the hash is of the target, not the move
+    # the hash is of the target, not of the move: the same outcome never reads as a change
+    assert out.payload_hash == plan(*records).updates[0].payload_hash
+
+
+def test_only_contacts_whose_update_moves_a_stage_have_their_stage_read():
+    leads = [lead(opportunity="006000000000001AAA"), lead("Working - Contacted", hubspot_id="102",
+                                                          id="00Q000000000002AAA")]
+    read = as_read(leads, [opp("Closed Won")], {})
+    facts = FeedbackFacts(frozenset({"101", "102"}))
+    assert fb.lifecycle_candidates(read, facts, FEEDBACK) == ["101"]        # contacted moves no stage
+    written = plan(leads, [opp("Closed Won")])
+    previous = {u.hubspot_id: replace(written.states[u.hubspot_id], feedback_hash=u.payload_hash)
+                for u in written.updates}
+    assert fb.lifecycle_candidates(read, replace(facts, previous=previous), FEEDBACK) == []   # unchanged
 
 
 def test_a_contact_missing_in_hubspot_is_rejected_before_sending():
-    update = fb.ContactUpdate("101", {"syncd_outcome": "won"}, "h", "won", "customer")
-    out, rejected, _, _ = fb.resolve_lifecycle([update], {}, {"101"}, FEEDBACK)
-    assert out == [] and [(r.hubspot_id, r.code) for r in rejected] == [("101", "OBJECT_NOT_FOUND")]
+    result = plan([lead(opportunity="006000000000001AAA")], [opp("Closed Won")], missing={"101"})
+    assert result.updates == [] and [(r.hubspot_id, r.code) for r in result.rejections] == [("101", "OBJECT_NOT_FOUND")]
 
 
-def test_reconcile_records_the_new_hash_only_for_what_hubspot_accepted():
+def test_confirm_records_the_new_hash_only_for_what_hubspot_accepted():
     states = {"101": OutcomeState("101", feedback_hash="old"), "102": OutcomeState("102", feedback_hash="old")}
     updates = [fb.ContactUpdate("101", {}, "new1", "won"), fb.ContactUpdate("102", {}, "new2", "lost")]
-    result = fb.reconcile(updates, [ContactWriteResult("101", True),
+    result = fb.confirm(updates, [ContactWriteResult("101", True),
                                     ContactWriteResult("102", False, "OBJECT_NOT_FOUND", "gone")], states)
     assert [s.feedback_hash for s in result.states] == ["new1", "old"]
     assert result.resolved == ["101"]
@@ -201,7 +235,7 @@ def test_reconcile_records_the_new_hash_only_for_what_hubspot_accepted():
         "boolean", "empty-clears"])
 def test_salesforce_values_become_hubspot_text(kind, value, expected):
     prop = FEEDBACK.properties["syncd_lead_id"].model_copy(update={"type": kind})
-    assert fb.format_value(value, prop) == expected
+    assert format_value(value, prop) == expected
 
 
 def test_a_value_that_cannot_be_converted_rejects_that_contact_only():
@@ -211,9 +245,9 @@ def test_a_value_that_cannot_be_converted_rejects_that_contact_only():
     good, bad = lead("Working - Contacted"), lead("Working - Contacted", hubspot_id="102", id="00Q000000000002AAA")
     good = replace(good, fields={**good.fields, "Score__c": 42})
     bad = replace(bad, fields={**bad.fields, "Score__c": "high"})
-    result = fb.plan_feedback([good, bad], [], {"101", "102"}, {}, scored)
+    result = plan([good, bad], feedback=scored)
     assert [u.properties["syncd_score"] for u in result.updates] == ["42"]
-    (rejection,) = result.rejected
+    (rejection,) = result.rejections
     assert isinstance(rejection, Rejection) and (rejection.hubspot_id, rejection.code) == ("102", "INVALID_VALUE")
     assert "syncd_score (from Lead.Score__c)" in rejection.message
 
@@ -250,14 +284,13 @@ def test_any_history_rereads_idempotently_and_never_moves_the_stage_backwards(ev
         else:
             continue
         previous = {"101": state} if state else {}
-        result = fb.plan_feedback(*records, {"101"}, previous, FEEDBACK)
+        result = plan(*records, previous=previous, linked={"101"}, stages={"101": stage})
         new = result.states["101"]
         assert new.outcome in (None, *Outcome)
-        again = fb.plan_feedback(*records, {"101"}, {"101": new}, FEEDBACK).states["101"]
+        again = plan(*records, previous={"101": new}, linked={"101"}, stages={"101": stage}).states["101"]
         assert again == new                                            # idempotent re-read
         for update in result.updates:
-            (moved,), _, _, _ = fb.resolve_lifecycle([update], {"101": stage}, set(), FEEDBACK)
-            target = moved.properties.get("lifecyclestage")
+            target = update.properties.get("lifecyclestage")
             if target is not None:
                 assert stage is None or order.index(target) > order.index(stage)
                 stage = target

@@ -1,4 +1,4 @@
-"""HubSpotConnector.update_contacts: per-record answers from 207s and from whole-batch 400s.
+"""HubSpotContacts.update_contacts: per-record answers from 207s and from whole-batch 400s.
 
 The SDK's batch endpoint is replaced by a small stand-in (the SDK is injected, not patched):
 HubSpot refuses a whole batch with 400 when one input has a bad value, without naming the
@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from hubspot.crm.contacts.exceptions import ApiException
 
-from connectors.hubspot import HubSpotConnector
+from connectors.hubspot import HubSpotClient, HubSpotContacts
 from syncd.core.errors import ConfigError
 
 
@@ -42,10 +42,10 @@ class FakeBatchApi:
         return SimpleNamespace(status=207 if len(done) < len(ids) else 200, data=json.dumps(body).encode())
 
 
-def connector(api: FakeBatchApi) -> HubSpotConnector:
-    hubspot = HubSpotConnector(access_token="pat-test", base_url="https://hubspot.invalid", sleep=lambda _: None)
-    hubspot.client = SimpleNamespace(crm=SimpleNamespace(contacts=SimpleNamespace(batch_api=api)))
-    return hubspot
+def connector(api: FakeBatchApi) -> HubSpotContacts:
+    client = HubSpotClient(access_token="pat-test", base_url="https://hubspot.invalid")
+    client.sdk = SimpleNamespace(crm=SimpleNamespace(contacts=SimpleNamespace(batch_api=api)))
+    return HubSpotContacts(client)
 
 
 def updates(n: int) -> list[tuple[str, dict[str, str]]]:

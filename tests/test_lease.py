@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from state.lock import Lease, current_lease, holding
+from state.lease import Lease, current_lease, holding
 from state.store import StateStore
 from syncd.core.errors import ExitCode, LockHeld
 

@@ -7,11 +7,11 @@ import json
 import urllib.request
 from collections import Counter
 
-from syncd.cycle import CycleResult
+from syncd.run.result import CycleResult
 from syncd.core.errors import QuotaExhausted
 from syncd.metrics import HealthServer, Metrics
 from syncd.core.records import Rejection
-from syncd.runner import RunResult
+from syncd.run.result import RunResult
 from tests.daemon import http_get
 
 NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.timezone.utc)

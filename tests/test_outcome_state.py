@@ -9,7 +9,7 @@ import sqlite3
 
 from state.outcomes import OutcomeStore
 from state.store import StateStore
-from syncd.feedback import gone
+from syncd.plan.feedback import gone
 from syncd.core.records import Link, OutcomeState, Rejection
 
 UTC = dt.timezone.utc

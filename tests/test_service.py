@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,14 +34,22 @@ COMMON_FIELDS = {"event", "level", "timestamp", "run_id", "pipeline", "leg", "ex
 
 
 class SlowWrites(SalesforceEmulator):
-    """Answers each Collections write after ``write_delay`` seconds: a cycle long enough to
-    interrupt in the middle."""
+    """Answers each Collections write after ``write_delay`` seconds, and, once ``hold`` is cleared,
+    keeps every later write waiting until it is set again: a cycle that can be interrupted in the
+    middle, deterministically, whatever the machine's load."""
 
     write_delay = 0.0
 
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - the base class's
+        super().__init__(*args, **kwargs)
+        self.hold = threading.Event()
+        self.hold.set()
+
     def dispatch(self, request):  # noqa: ANN001, ANN201 - werkzeug types, as the base class
-        if self.write_delay and request.method == "PATCH" and "/composite/sobjects" in request.path:
-            time.sleep(self.write_delay)
+        if request.method == "PATCH" and "/composite/sobjects" in request.path:
+            if self.write_delay:
+                time.sleep(self.write_delay)
+            self.hold.wait(timeout=60)
         return super().dispatch(request)
 
 
@@ -172,21 +181,25 @@ def test_a_failed_cycle_is_logged_counted_by_its_error_code_and_retried_on_the_n
 ], ids=["sigterm-finishes-the-batch-and-exits-0", "second-sigterm-exits-at-once", "kill-9"])
 def test_stopping_the_service_mid_cycle_keeps_state_consistent_and_a_rerun_converges(stack, signals, expected_code,
                                                                                    capsys):
-    ids = stack.hubspot.create_contacts(qualified(600))
-    stack.salesforce.write_delay = 0.6                 # 3 batches of 200: about 2 s of writing
+    total = 1400                                       # 7 batches of 200, written 4 at a time
+    ids = stack.hubspot.create_contacts(qualified(total))
     shutdown_bound = 10
     with Daemon(configure(stack, interval=3600, shutdown=shutdown_bound)) as daemon:
-        daemon.wait_for("salesforce.batch_written")    # mid-cycle: one batch in, two to go
+        daemon.wait_for("salesforce.batch_written")    # mid-cycle: one batch in ...
+        stack.salesforce.hold.clear()                  # ... the next ones held in flight
         sent = daemon.signal(signals[0])
-        for extra in signals[1:]:
-            time.sleep(0.2)
-            daemon.signal(extra)
+        if len(signals) > 1:
+            daemon.wait_for("service.stopping")
+            daemon.signal(signals[1])
+        elif signals == [signal.SIGTERM]:
+            daemon.wait_for("service.stopping")
+        stack.salesforce.hold.set()                    # the writes in flight may now finish
         code = daemon.wait(timeout=shutdown_bound + 5)
         elapsed = time.monotonic() - sent
     assert code == expected_code, daemon.transcript()
     assert elapsed < shutdown_bound
     written = len(stack.leads_by_hubspot_id())
-    assert 200 <= written < 600                        # it really was stopped mid-cycle
+    assert 200 <= written < total                      # it really was stopped mid-cycle
     store = stack.store()
     try:
         if signals == [signal.SIGTERM]:
@@ -196,12 +209,11 @@ def test_stopping_the_service_mid_cycle_keeps_state_consistent_and_a_rerun_conve
             assert [e["status"] for e in forward] == ["interrupted"]
             assert forward[0]["created"] == written == store.count_links(PIPELINE)
             assert store.get_cursor(PIPELINE, "hubspot.contacts.lastmodifieddate") is None
-            from state.lock import current_lease
+            from state.lease import current_lease
             assert current_lease(store, PIPELINE) is None
             assert_logs_are_documented_json_without_secrets(daemon, stack)
     finally:
         store.close()
-    stack.salesforce.write_delay = 0
     capsys.readouterr()
     assert stack.cli("run", "--once") == ExitCode.OK    # takes over a dead holder's lease at once
     rerun = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -212,10 +224,10 @@ def test_stopping_the_service_mid_cycle_keeps_state_consistent_and_a_rerun_conve
         assert [(e["reason"], e["previous_holder"]) for e in takeovers] == \
             [("process gone", f"{socket.gethostname()}:{daemon.pid}")]
     leads = stack.leads_by_hubspot_id()                  # raises on a second Lead for any contact
-    assert sorted(leads) == sorted(ids) and len(stack.leads()) == 600
+    assert sorted(leads) == sorted(ids) and len(stack.leads()) == total
     store = stack.store()
     try:
-        assert store.count_links(PIPELINE) == 600
+        assert store.count_links(PIPELINE) == total
         assert all(run.status != "running" for run in store.recent_runs(PIPELINE, 10))
     finally:
         store.close()

@@ -17,16 +17,16 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from structlog.testing import capture_logs
 
-from state.lock import Lease
+from state.lease import Lease
 from state.store import StateStore
 from syncd import app
 from syncd.config import load_settings
-from syncd.cycle import CycleResult
+from syncd.run.result import CycleResult
 from syncd.core.errors import ConfigError, ExitCode
 from syncd.mapping import load_mapping
 from syncd.metrics import Metrics
 from syncd.notify import Notifier
-from syncd.runner import RunResult
+from syncd.run.result import RunResult
 from syncd.service import Service, due_times_between
 
 UTC = dt.timezone.utc

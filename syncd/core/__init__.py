@@ -2,3 +2,5 @@
 
 Nothing here imports anything else of syncd's; everything else may import this.
 """
+
+__version__ = "0.1.0"

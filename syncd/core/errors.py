@@ -1,12 +1,17 @@
 """syncd's small error taxonomy, grouped by what to do about an error.
 
 - ``ConfigError``: the user must fix a file or variable; nothing was written (exit 4).
-- ``RecordRejected`` (not raised, carried as data): one record failed remotely; go on with the rest.
-- ``TransientError``: back off and retry inside this run (rate limit, 5xx, lock contention).
-- ``RemoteUnavailable`` / ``AuthenticationFailed`` / ``QuotaExhausted``: fatal for this run; the
-  operator or time must act (exit 5). State already committed stays valid; the next run resumes.
+- A rejected record is not an exception: it is carried as data (``core.records.Rejection``) with
+  the remote error code; the other records go on.
+- ``TransientError``: back off and retry inside this run (rate limit, 5xx, lock contention, a
+  dropped connection, a response no API should send). Only the retry policy
+  (``connectors.retry``) catches it; when its budget is spent it becomes ``RemoteUnavailable``.
+- ``RemoteUnavailable`` / ``AuthenticationFailed`` / ``QuotaExhausted`` / ``RequestRejected``:
+  fatal for this run; the operator or time must act (exit 5). State already committed stays
+  valid; the next run resumes.
 
-Each carries ``who_acts`` so logs and messages can say whose move it is.
+Which remote answer becomes which error is decided in one table, ``connectors.errors``. Each
+error carries ``who_acts`` so logs and messages can say whose move it is.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ class RemoteError(SyncdError):
     def __init__(self, system: str, message: str, *, status: int | None = None,
                  code: str | None = None) -> None:
         self.system = system
+        self.message = message
         self.status = status
         self.code = code
         detail = ", ".join(x for x in (f"HTTP {status}" if status else "", code or "") if x)
@@ -106,6 +112,11 @@ class TransientError(RemoteError):
                  code: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(system, message, status=status, code=code)
         self.retry_after = retry_after
+
+
+class UnexpectedResponse(TransientError):
+    """An answer the API should never give (an HTML page, a list where an object belongs, an empty
+    body): most often a proxy or a load balancer in the way, so it is retried like a 5xx."""
 
 
 class RemoteUnavailable(RemoteError):

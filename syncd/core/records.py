@@ -31,11 +31,14 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class Contact:
-    """A HubSpot contact as syncd reads it."""
+    """A marketing contact as syncd reads it. ``complete`` is False for a contact a source listed
+    without every property asked for (HubSpot search with property history: the history comes
+    from a batch read, which the runner makes only for contacts that may have changed)."""
 
     id: str
     properties: dict[str, str | None]
     history: dict[str, tuple[HistoryEntry, ...]] = field(default_factory=dict)
+    complete: bool = True
 
     @property
     def email(self) -> str | None:
@@ -61,6 +64,15 @@ class Link:
     converted: bool = False
     payload_hash: str | None = None     # hash of the last payload Salesforce accepted
     attribution: tuple[str | None, str | None, str | None] = (None, None, None)  # source, campaign, content
+    source_modified: str | None = None  # the contact's lastmodifieddate that payload was rendered from
+    mapping_fingerprint: str | None = None  # ... under this mapping (first 16 hex digits)
+
+    def unchanged_since(self, contact: Contact, mapping_fingerprint: str) -> bool:
+        """True when rendering ``contact`` again cannot give another payload: nothing in the
+        contact moved since the accepted write, and the mapping is the one it was rendered with."""
+        modified = contact.properties.get("lastmodifieddate")
+        return (self.payload_hash is not None and modified is not None and self.source_modified == modified
+                and self.mapping_fingerprint == mapping_fingerprint[:16])
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,7 @@ class RecordError:
     code: str                           # e.g. STRING_TOO_LONG
     message: str
     fields: tuple[str, ...] = ()
+    retryable: bool = False             # a passing refusal (the error table says): retry next run
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,16 @@ class WriteResult:
     @property
     def first_error(self) -> RecordError | None:
         return self.errors[0] if self.errors else None
+
+
+@dataclass(frozen=True)
+class LeadWrite:
+    """One record to send to the sales CRM. ``upsert`` creates or updates a Lead by the external
+    id (``fields`` carries it); ``lead_update`` and ``contact_update`` update by ``target_id``."""
+
+    kind: str                           # upsert | lead_update | contact_update
+    fields: dict[str, Any]              # field API name -> value
+    target_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +133,8 @@ class ExistingLead:
 
 @dataclass(frozen=True)
 class SalesforceLead:
-    """A syncd-linked Lead as the outcome read returns it."""
+    """A syncd-linked Lead as the outcome read returns it, with the Opportunity it was converted
+    into (read in the same query, through the Lead's ConvertedOpportunity relationship)."""
 
     id: str
     hubspot_id: str                      # the external-id field
@@ -120,6 +144,7 @@ class SalesforceLead:
     opportunity_id: str | None           # ConvertedOpportunityId
     modified_at: dt.datetime             # LastModifiedDate (a person's change), else SystemModstamp
     fields: dict[str, Any] = field(default_factory=dict)   # every field read, raw JSON values
+    opportunity: "SalesforceOpportunity | None" = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +196,7 @@ class ContactWriteResult:
     ok: bool
     code: str | None = None              # e.g. OBJECT_NOT_FOUND, INVALID_OPTION
     message: str | None = None
+    retryable: bool = False              # a passing refusal (the error table says): retry next run
 
 
 def parse_datetime(value: Any) -> dt.datetime | None:

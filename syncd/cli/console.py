@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from state.models import CursorRow, RejectionRow, RunRow
-    from syncd.runner import RunResult
+from state.lease import LeaseInfo
+from state.models import CursorRow, RejectionRow, RunRow
+from syncd.core.records import Rejection
+from syncd.run.result import RunResult
 
 COUNT_LABELS = {
     "read": "contacts read from HubSpot",
@@ -24,7 +25,7 @@ COUNT_LABELS = {
     "skipped_converted": "converted Leads skipped (per mapping)",
     "not_qualified": "not qualified (not sent)",
 }
-# The back leg (syncd.feedback_runner): Salesforce outcomes -> HubSpot contacts.
+# The back leg (syncd.run.back): Salesforce outcomes -> HubSpot contacts.
 BACK_COUNT_LABELS = {
     "leads_read": "Leads read from Salesforce",
     "opportunities_read": "Opportunities read from Salesforce",
@@ -41,7 +42,7 @@ BACK_COUNT_LABELS = {
 
 
 class RunProgress:
-    """Implements syncd.runner.Progress with a rich progress bar on stderr."""
+    """Implements syncd.core.ports.Progress with a rich progress bar on stderr."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -66,9 +67,9 @@ class RunProgress:
         self._progress.update(self._write, advance=records)
 
 
-def run_summary(result: "RunResult") -> Table:
+def run_summary(result: RunResult) -> Table:
     status_style = {"ok": "green", "partial": "yellow", "failed": "red", "dry_run": "cyan"}.get(result.status, "")
-    back = getattr(result, "leg", "forward") == "back"
+    back = result.leg == "back"
     labels, always = (BACK_COUNT_LABELS, ("leads_read", "updated", "rejected")) if back else \
         (COUNT_LABELS, ("read", "created", "updated", "rejected"))
     table = Table(title=f"syncd run {result.run_id[:8]}{' (back leg)' if back else ''} — "
@@ -85,7 +86,7 @@ def run_summary(result: "RunResult") -> Table:
     return table
 
 
-def rejections_table(rows: list["RejectionRow"], title: str = "Rejected records") -> Table:
+def rejections_table(rows: list[RejectionRow] | list[Rejection], title: str = "Rejected records") -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("HubSpot contact")
     table.add_column("error code", style="red")
@@ -112,7 +113,7 @@ def planned_table(writes: list, limit: int = 20) -> Table:
     return table
 
 
-def runs_table(runs: list["RunRow"]) -> Table:
+def runs_table(runs: list[RunRow]) -> Table:
     table = Table(title="Last runs", title_justify="left")
     for column in ("started (UTC)", "leg", "status", "read", "created", "updated", "unchanged", "rejected", "duration"):
         table.add_column(column, justify="right" if column not in ("started (UTC)", "leg", "status") else "left")
@@ -125,7 +126,7 @@ def runs_table(runs: list["RunRow"]) -> Table:
     return table
 
 
-def cursors_table(cursors: list["CursorRow"]) -> Table:
+def cursors_table(cursors: list[CursorRow]) -> Table:
     table = Table(title="Watermarks", title_justify="left")
     table.add_column("stream")
     table.add_column("value")
@@ -136,7 +137,7 @@ def cursors_table(cursors: list["CursorRow"]) -> Table:
 
 
 
-def lock_line(lease, now) -> str:  # noqa: ANN001 - state.lock.LeaseInfo | None, datetime
+def lock_line(lease: LeaseInfo | None, now: dt.datetime) -> str:
     """Who is syncing this pipeline right now, and when the daemon's next cycle is."""
     if lease is None:
         return "lock: free (no syncer is running)"

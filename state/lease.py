@@ -34,18 +34,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import structlog
-from sqlalchemy import Column, DateTime, delete, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, SQLModel
 
-from state.models import RunRow
+from state.db import aware as _aware
+from state.models import LeaseRow, RunRow
+from state.store import StateStore
 from syncd.core.errors import LockHeld
-
-if TYPE_CHECKING:
-    from state.store import StateStore
 
 log = structlog.get_logger("syncd.lease")
 
@@ -57,32 +55,8 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.timezone.utc)
-
-
 def _when(moment: dt.datetime | None) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
-
-
-class LeaseRow(SQLModel, table=True):
-    """Who may sync a pipeline right now. Created by StateStore.migrate() (state.store imports
-    this module)."""
-
-    __tablename__ = "leases"
-    pipeline: str = Field(primary_key=True, max_length=64)
-    token: str = Field(max_length=36)                # identifies one holder; never shown
-    holder: str = Field(max_length=255)              # hostname:pid
-    host_key: str | None = Field(default=None, max_length=255)  # hostname + PID namespace
-    kind: str = Field(max_length=16)                 # daemon | once
-    acquired_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    heartbeat_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    expires_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    next_run_at: dt.datetime | None = Field(default=None,
-                                            sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 @dataclass(frozen=True)
@@ -119,7 +93,7 @@ def _info(row: LeaseRow) -> LeaseInfo:
                      _aware(row.expires_at), _aware(row.next_run_at))
 
 
-def current_lease(store: "StateStore", pipeline: str) -> LeaseInfo | None:
+def current_lease(store: StateStore, pipeline: str) -> LeaseInfo | None:
     """The pipeline's lease row, held or stale, or None."""
     with store.session() as session:
         row = session.get(LeaseRow, pipeline)
@@ -150,7 +124,7 @@ def process_exists(pid: int) -> bool:
 class Lease:
     """This process's claim on a pipeline. ``acquire()``, ``heartbeat()``, ``release()``."""
 
-    def __init__(self, store: "StateStore", pipeline: str, kind: Kind, *,
+    def __init__(self, store: StateStore, pipeline: str, kind: Kind, *,
                  ttl_seconds: float = DEFAULT_TTL_SECONDS, clock: Callable[[], dt.datetime] = utcnow,
                  holder: str | None = None, host_key: str | None = None,
                  process_exists: Callable[[int], bool] = process_exists) -> None:
@@ -267,7 +241,7 @@ class Lease:
 
 
 @contextmanager
-def holding(store: "StateStore", pipeline: str, kind: Kind, **options: object) -> Iterator[Lease]:
+def holding(store: StateStore, pipeline: str, kind: Kind, **options: object) -> Iterator[Lease]:
     """Take the lease (or raise LockHeld), heartbeat it while the body runs, release it after."""
     lease = Lease(store, pipeline, kind, **options)   # type: ignore[arg-type]
     lease.acquire()

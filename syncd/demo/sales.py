@@ -12,16 +12,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.console import Console
-from rich.table import Table
-
 from emulators.stack import Stack
 from state.outcomes import OutcomeStore
 from syncd import app
-from syncd.cycle import CycleResult
-from syncd.report import Report, build_report, to_table
-from syncd.runner import RunResult
-from syncd.setup_hubspot import apply_setup
+from syncd.app.setup import apply_setup
+from syncd.report import Report, build_report
+from syncd.run.result import CycleResult, RunResult
 
 DISQUALIFIED_REASONS = ["No Budget", "Bad Timing", "Competitor", "No Need"]
 LOSS_REASONS = ["Price", "Competitor", "No Decision"]
@@ -81,28 +77,3 @@ def close_the_loop(stack: Stack, run_cycle: Callable[[], CycleResult]) -> LoopRe
     finally:
         store.close()
     return LoopResult([d["name"] for d in plan.create], played, back, contacts, build_report(rows))
-
-
-def outcomes_table(contacts: list[dict], limit: int = 8) -> Table:
-    table = Table(title=f"Outcomes now on HubSpot contacts (first {limit} of {len(contacts)})", title_justify="left")
-    for column in ("contact", "lifecycle stage", "outcome", "reason", "amount", "opportunity stage"):
-        table.add_column(column, overflow="fold")
-    for contact in sorted(contacts, key=lambda c: int(c["id"]))[:limit]:
-        p = contact["properties"]
-        table.add_row(f"{p.get('firstname') or ''} {p.get('lastname') or ''} ({contact['id']})",
-                      p.get("lifecyclestage") or "", p.get("syncd_outcome") or "", p.get("syncd_outcome_reason") or "",
-                      p.get("syncd_opportunity_amount") or "", p.get("syncd_opportunity_stage") or "")
-    return table
-
-
-def show(console: Console, loop: LoopResult) -> None:
-    from syncd import console as views
-
-    console.print("Sales worked the leads in Salesforce: "
-                  + ", ".join(f"{n} {what}" for what, n in sorted(loop.played.items())), highlight=False)
-    if loop.back is not None:
-        console.print(views.run_summary(loop.back))
-    console.print(outcomes_table(loop.contacts))
-    for table in to_table(loop.report):
-        console.print(table)
-    console.print("The same report: syncd report --format csv -o report.csv", highlight=False)

@@ -2,9 +2,9 @@
 
 It starts both emulators on 127.0.0.1 (over TLS, with a CA made at start-up), seeds realistic
 contacts, runs one cycle through exactly the code `syncd run --once` uses, shows the result, then
-runs again to show that nothing unchanged is written twice. Then it closes the loop
-(``syncd.demo_loop``): Sales works the Leads in Salesforce, a third cycle carries the outcomes back
-to the HubSpot contacts, and the closed-loop report shows what sold.
+runs again to show that nothing unchanged is written twice. Then it closes the loop: Sales works
+the Leads in Salesforce, a third cycle carries the outcomes back to the HubSpot contacts, and the
+closed-loop report shows what sold.
 """
 
 from __future__ import annotations
@@ -22,45 +22,18 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from emulators.demo_data import demo_contacts
 from emulators.stack import Stack, start_stack
-from syncd import app, console
+from syncd import app
+from syncd.app.cycle import run_cycle
+from syncd.cli import console as views
+from syncd.demo.sales import LoopResult, close_the_loop
+from syncd.demo.seed import seed
 from syncd.logs import configure_logging
-from syncd.cycle import CycleResult, run_cycle
-from syncd.demo_loop import close_the_loop
-from syncd.demo_loop import show as show_loop
+from syncd.report import to_table
+from syncd.run.result import CycleResult
 
 out = Console()
 err = Console(stderr=True)
-
-
-def seed(stack: Stack, count: int, now: dt.datetime) -> dict[str, int]:
-    """Contacts in HubSpot (with form-conversion history), and one Lead a rep created by hand."""
-    hubspot, salesforce = stack.hubspot, stack.salesforce
-    contacts = demo_contacts(count, now=now)
-    # One record Salesforce will refuse (company longer than 255 characters), to show how a
-    # rejected record is reported without stopping the others.
-    contacts[3].properties["company"] = "Công ty TNHH " + "Giải pháp Phần mềm Đông Nam Á " * 10
-    contacts[3].properties["lifecyclestage"] = "marketingqualifiedlead"
-    qualified = 0
-    for item in contacts:
-        first_form, first_at = item.conversions[0]
-        props = dict(item.properties, recent_conversion_event_name=first_form)
-        contact_id = hubspot.create_contact(props, at=first_at)
-        for form, at in item.conversions[1:]:
-            hubspot.update_contact(contact_id, {"recent_conversion_event_name": form}, at=at)
-        # the last touch: lifecycle stage set by the scoring workflow a little before now
-        hubspot.update_contact(contact_id, {"lifecyclestage": item.properties["lifecyclestage"]},
-                               at=now - dt.timedelta(minutes=2))
-        qualified += item.properties["lifecyclestage"] in ("marketingqualifiedlead", "salesqualifiedlead")
-    # A rep already typed in one of the qualified leads: syncd must link to it, not duplicate it.
-    existing = next(c for c in contacts if c.properties["lifecyclestage"] == "salesqualifiedlead")
-    salesforce.insert("Lead", {"FirstName": existing.properties["firstname"],
-                               "LastName": existing.properties["lastname"],
-                               "Company": existing.properties["company"],
-                               "Email": existing.properties["email"].upper(),
-                               "LeadSource": "Phone Inquiry"})
-    return {"contacts": count, "qualified": qualified, "existing_leads": 1}
 
 
 def _lead_table(leads: list[dict]) -> Table:
@@ -80,7 +53,7 @@ def _cycle(stack: Stack, *, human: bool) -> CycleResult:
     store = app.open_store(loaded.settings)
     try:
         if human:
-            with console.RunProgress(err) as progress:
+            with views.RunProgress(err) as progress:
                 return run_cycle(loaded, store, progress=progress)
         return run_cycle(loaded, store)
     finally:
@@ -119,9 +92,9 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
         loop = close_the_loop(stack, lambda: _cycle(stack, human=human))
         leads = sorted(stack.salesforce.all("Lead"), key=lambda l: l.get("HubSpot_Contact_Id__c") or "")
         if human:
-            out.print(console.run_summary(first))
+            out.print(views.run_summary(first))
             if first.rejections:
-                out.print(console.rejections_table(first.rejections, "Rejected (reported, the others landed)"))
+                out.print(views.rejections_table(first.rejections, "Rejected (reported, the others landed)"))
             out.print(_lead_table([l for l in leads if l.get("HubSpot_Contact_Id__c")]))
             sample = next((l for l in leads if l.get("Description") and l.get("HubSpot_Contact_Id__c")), None)
             if sample:
@@ -151,3 +124,26 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
     failed = next((r.error for r in (first, second, loop.back if loop else None) if r is not None and r.error), None)
     if failed:
         raise click.ClickException(str(failed))
+
+
+def outcomes_table(contacts: list[dict], limit: int = 8) -> Table:
+    table = Table(title=f"Outcomes now on HubSpot contacts (first {limit} of {len(contacts)})", title_justify="left")
+    for column in ("contact", "lifecycle stage", "outcome", "reason", "amount", "opportunity stage"):
+        table.add_column(column, overflow="fold")
+    for contact in sorted(contacts, key=lambda c: int(c["id"]))[:limit]:
+        p = contact["properties"]
+        table.add_row(f"{p.get('firstname') or ''} {p.get('lastname') or ''} ({contact['id']})",
+                      p.get("lifecyclestage") or "", p.get("syncd_outcome") or "", p.get("syncd_outcome_reason") or "",
+                      p.get("syncd_opportunity_amount") or "", p.get("syncd_opportunity_stage") or "")
+    return table
+
+
+def show_loop(console: Console, loop: LoopResult) -> None:
+    console.print("Sales worked the leads in Salesforce: "
+                  + ", ".join(f"{n} {what}" for what, n in sorted(loop.played.items())), highlight=False)
+    if loop.back is not None:
+        console.print(views.run_summary(loop.back))
+    console.print(outcomes_table(loop.contacts))
+    for table in to_table(loop.report):
+        console.print(table)
+    console.print("The same report: syncd report --format csv -o report.csv", highlight=False)

@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from syncd.cli import Exit, _fail, config_option, stdout
-from syncd.core.errors import ConfigError, ExitCode, Problem, SyncdError
-
-if TYPE_CHECKING:
-    from syncd.property_setup import SetupPlan
+from syncd import app
+from syncd.app.setup import apply_setup
+from syncd.cli.common import Exit, config_option, fail, stdout
+from syncd.core.errors import ExitCode, SyncdError
 
 
 @click.group()
@@ -40,13 +38,11 @@ def setup_hubspot(config_path: Path | None, dry_run: bool) -> None:
     Safe to run twice: existing properties are left as they are. Needs a private app token with
     the crm.schemas.contacts.write scope.
     """
-    from syncd import app
-
     try:
         loaded = app.load(config_path, require_credentials=False)
         plan = apply_setup(loaded, dry_run=dry_run)
     except SyncdError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     feedback = loaded.mapping.feedback
     assert feedback is not None
     verb = "would create" if dry_run else "created"
@@ -78,30 +74,3 @@ def setup_hubspot(config_path: Path | None, dry_run: bool) -> None:
         for problem in plan.problems:
             print(f"error: {problem}", file=sys.stderr)
         raise Exit(int(ExitCode.CONFIG_ERROR))
-
-
-def apply_setup(loaded, *, dry_run: bool = False) -> "SetupPlan":  # noqa: ANN001 - app.Loaded
-    """Create the group, the missing properties and the missing options the feedback mapping
-    needs; return the plan (what was, or with ``dry_run`` would be, done)."""
-    from connectors.hubspot_schema import ContactProperties
-    from syncd import app
-    from syncd.property_setup import GROUP_LABEL, plan_setup
-
-    feedback = loaded.mapping.feedback
-    if feedback is None:
-        raise ConfigError(Problem(loaded.mapping.source, "feedback", "no `feedback` section, so syncd writes "
-                                  "no HubSpot properties; nothing to set up"))
-    if loaded.settings.hubspot.access_token is None:
-        raise ConfigError(Problem("environment", "hubspot.access_token", (
-            "no HubSpot access token: set SYNCD_HUBSPOT__ACCESS_TOKEN (or SYNCD_HUBSPOT__ACCESS_TOKEN_FILE), "
-            "or hubspot.access_token_file in the config file")))
-    api = ContactProperties(app.hubspot_connector(loaded.settings))
-    plan = plan_setup(feedback, api.properties(), api.groups())
-    if not dry_run:
-        if plan.create_group:
-            api.create_group(feedback.group, GROUP_LABEL)
-        for definition in plan.create:
-            api.create_property(definition)
-        for name, options in plan.add_options.items():
-            api.set_options(name, options)
-    return plan

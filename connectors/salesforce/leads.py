@@ -1,0 +1,112 @@
+"""Leads in Salesforce: the lead sink of the forward leg (``syncd.core.ports.LeadSink``).
+
+Writes go 200 records per call (sObject Collections, the maximum) with ``allOrNone: false``, so
+one bad record never fails its batch: upserts by the external id (create or update, idempotent,
+so a replay never duplicates), updates by Id (a Lead matched by email, a converted Lead's Contact).
+Records refused with a lock error are sent again inside the run, paced by the retry policy; if
+they are still locked they come back refused, and the runner's retry queue takes them next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from simple_salesforce import format_soql
+
+from connectors.errors import SALESFORCE, UNEXPECTED, record_retryable, remote_error
+from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.soql import select, soql_chunks
+from syncd.core.errors import TransientError
+from syncd.core.records import ExistingLead, LeadWrite, RecordError, WriteResult
+
+COLLECTION_LIMIT = 200          # sObject Collections: at most 200 records per call
+LOCKED = "UNABLE_TO_LOCK_ROW"   # the record is busy (another transaction): try again shortly
+PATHS = {"upsert": "composite/sobjects/{sobject}/{external_id_field}", "lead_update": "composite/sobjects",
+         "contact_update": "composite/sobjects"}
+
+log = structlog.get_logger("syncd.salesforce")
+
+
+class _StillLocked(TransientError):
+    def __init__(self, results: list[WriteResult]) -> None:
+        super().__init__(SALESFORCE, "records still locked", code=LOCKED, retry_after=1.0)
+        self.results = results
+
+
+def _results(raw: Any, expected: int, what: str) -> list[WriteResult]:
+    if not isinstance(raw, list) or len(raw) != expected or not all(isinstance(i, dict) for i in raw):
+        raise remote_error(SALESFORCE, what, code=UNEXPECTED,
+                           message=f"Collections answered {type(raw).__name__} for {expected} records")
+    return [WriteResult(bool(item.get("success")), item.get("id"), bool(item.get("created")), tuple(
+        RecordError(code, e.get("message", ""), tuple(e.get("fields") or ()), record_retryable(SALESFORCE, code))
+        for e in item.get("errors") or () if isinstance(e, dict)
+        for code in [str(e.get("statusCode") or "UNKNOWN_ERROR")])) for item in raw]
+
+
+def _record(write: LeadWrite, sobject: str) -> dict[str, Any]:
+    record: dict[str, Any] = {"attributes": {"type": "Contact" if write.kind == "contact_update" else sobject}}
+    if write.target_id:
+        record["Id"] = write.target_id
+    record.update(write.fields)
+    return record
+
+
+class SalesforceLeads:
+    system = SALESFORCE
+
+    def __init__(self, client: SalesforceClient) -> None:
+        self.client = client
+
+    # -- reads ----------------------------------------------------------------------------
+    def find_leads(self, *, external_id_field: str, emails: Sequence[str] = (),
+                   external_ids: Sequence[str] = ()) -> list[ExistingLead]:
+        found: list[ExistingLead] = []
+        fields = select(("Id", "Email", "IsConverted", "ConvertedContactId", "CreatedDate", external_id_field))
+        for where, values in (("Email", emails), (external_id_field, external_ids)):
+            def render(chunk: list[str], where: str = where) -> str:
+                return format_soql(f"SELECT {fields} FROM Lead WHERE {where} IN {{values}} ORDER BY CreatedDate, Id",
+                                   values=chunk)
+
+            for soql in soql_chunks(sorted({v for v in values if v}), render):
+                for rows, _ in self.client.query_pages(soql, "find leads"):
+                    found += [ExistingLead(row["Id"], row.get("Email"), row.get(external_id_field),
+                                           bool(row.get("IsConverted")), row.get("ConvertedContactId"),
+                                           row.get("CreatedDate") or "") for row in rows]
+        return found
+
+    # -- writes ---------------------------------------------------------------------------
+    def write_leads(self, writes: Sequence[LeadWrite], *, sobject: str, external_id_field: str) -> list[WriteResult]:
+        """One answer per write, in order; each kind of write goes to its endpoint, 200 a call."""
+        answers: list[WriteResult | None] = [None] * len(writes)
+        for kind, path in PATHS.items():
+            positions = [i for i, w in enumerate(writes) if w.kind == kind]
+            url = path.format(sobject=sobject, external_id_field=external_id_field)
+            for start in range(0, len(positions), COLLECTION_LIMIT):
+                chunk = positions[start:start + COLLECTION_LIMIT]
+                results = self._send(url, [_record(writes[i], sobject) for i in chunk])
+                for i, result in zip(chunk, results):
+                    answers[i] = result
+        return [a for a in answers if a is not None]
+
+    def _send(self, path: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+        """One Collections call; records refused as locked are sent again as the policy paces."""
+        results: list[WriteResult] = [WriteResult(False)] * len(records)
+        pending = list(range(len(records)))
+
+        def attempt() -> list[WriteResult]:
+            body = {"allOrNone": False, "records": [records[i] for i in pending]}
+            what = f"write {len(pending)} records"
+            raw = self.client.call(what, lambda sf: sf.restful(path, method="PATCH", json=body))
+            for i, result in zip(list(pending), _results(raw, len(pending), what)):
+                results[i] = result
+            pending[:] = [i for i in pending if not results[i].ok and results[i].first_error is not None
+                          and results[i].first_error.code == LOCKED]
+            if pending:
+                log.info("salesforce.record_retry", records=len(pending))
+                raise _StillLocked(results)
+            return results
+
+        return self.client.policy.call("write records", attempt, on_exhausted=lambda last: (
+            last.results if isinstance(last, _StillLocked) else None))

@@ -1,0 +1,38 @@
+"""The composition root: reads the configuration, builds the connectors and the state store, and
+hands them to the leg runner as ports (the runner never imports a concrete connector).
+
+- ``load``: settings and mapping, fully validated before anything touches the network;
+- ``open_store``: the state database, migrated;
+- ``syncd.app.connectors``: both systems' clients, their limiters and retry policy;
+- ``syncd.app.cycle``: one sync cycle (forward, then back), as `run --once`, the service and the
+  demo all run it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from state.store import StateStore
+from syncd.config import Settings, find_config, load_settings
+from syncd.mapping import Mapping, load_mapping
+
+
+@dataclass
+class Loaded:
+    settings: Settings
+    mapping: Mapping
+
+
+def load(config: Path | None, *, require_credentials: bool = True, env: dict[str, str] | None = None) -> Loaded:
+    """Settings and mapping, fully validated before anything touches the network."""
+    environ = dict(os.environ if env is None else env)
+    settings = load_settings(find_config(config, environ), environ, require_credentials=require_credentials)
+    return Loaded(settings, load_mapping(settings.mapping))
+
+
+def open_store(settings: Settings) -> StateStore:
+    store = StateStore(settings.state.database_url.get_secret_value())
+    store.migrate()
+    return store

@@ -1,0 +1,64 @@
+"""One sync cycle, as `syncd run --once`, the service and the demo all run it.
+
+Forward (HubSpot -> Salesforce) first, then back (Salesforce outcomes -> HubSpot) when the mapping
+has a `feedback` section. Each leg commits its own state; a failure in one is reported with the
+other's result intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from state.store import StateStore
+from syncd.app import Loaded
+from syncd.app.connectors import Connectors
+from syncd.core.ports import NoProgress, Progress
+from syncd.run.back import BackLeg
+from syncd.run.forward import ForwardLeg
+from syncd.run.leg import LegRunner
+from syncd.run.result import CycleResult, RunResult
+
+
+def runner(loaded: Loaded, store: StateStore, connectors: Connectors, progress: Progress | None = None) -> LegRunner:
+    settings = loaded.settings
+    return LegRunner(store=store, pipeline=settings.sync.pipeline,
+                     lookback=dt.timedelta(minutes=settings.sync.lookback_minutes), calls=connectors.calls,
+                     quota=connectors.quota, progress=progress or NoProgress())
+
+
+def run_forward(loaded: Loaded, store: StateStore, connectors: Connectors, *, dry_run: bool = False,
+                full: bool = False, progress: Progress | None = None,
+                should_stop: Callable[[], bool] | None = None) -> RunResult:
+    leg = ForwardLeg(mapping=loaded.mapping, source=connectors.contacts, sink=connectors.leads, store=store,
+                     pipeline=loaded.settings.sync.pipeline)
+    try:
+        return runner(loaded, store, connectors, progress).run(leg, dry_run=dry_run, full=full,
+                                                               should_stop=should_stop)
+    finally:
+        leg.close()
+
+
+def run_back(loaded: Loaded, store: StateStore, connectors: Connectors, *, dry_run: bool = False,
+             full: bool = False, should_stop: Callable[[], bool] | None = None) -> RunResult:
+    leg = BackLeg(mapping=loaded.mapping, source=connectors.outcomes, sink=connectors.contacts, store=store,
+                  pipeline=loaded.settings.sync.pipeline, dry_run=dry_run)
+    return runner(loaded, store, connectors).run(leg, dry_run=dry_run, full=full, should_stop=should_stop)
+
+
+def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full: bool = False,
+              progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+              connectors: Connectors | None = None) -> CycleResult:
+    # One pair of connectors for both legs (and, in the service, for every cycle): one login.
+    own = connectors is None
+    connectors = connectors or Connectors.build(loaded)
+    try:
+        forward = run_forward(loaded, store, connectors, dry_run=dry_run, full=full, progress=progress,
+                              should_stop=should_stop)
+        back = None
+        if loaded.mapping.feedback is not None and not (should_stop is not None and should_stop()):
+            back = run_back(loaded, store, connectors, dry_run=dry_run, full=full, should_stop=should_stop)
+        return CycleResult(forward, back)
+    finally:
+        if own:
+            connectors.close()

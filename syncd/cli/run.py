@@ -1,0 +1,93 @@
+"""`syncd run`: one cycle now (--once), or the service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+import click
+
+from state.lease import holding
+from state.store import StateStore
+from syncd import app
+from syncd.app.cycle import run_cycle
+from syncd.cli import console
+from syncd.cli.common import Exit, config_option, fail, stderr, stdout
+from syncd.core.errors import ConfigError, SyncdError
+from syncd.logs import configure_logging
+from syncd.run.result import CycleResult
+from syncd.service import graceful_stop, serve
+
+
+@click.command()
+@config_option
+@click.option("--once", is_flag=True, help="Run one sync cycle and exit.")
+@click.option("--dry-run", is_flag=True, help="Read and plan, show what would be written, write nothing.")
+@click.option("--full", is_flag=True,
+              help="Re-read every qualifying contact, not only changes (unchanged ones are still not written).")
+def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None:
+    """Sync HubSpot leads to Salesforce.
+
+    \b
+    Example:
+      syncd run --once              # one cycle now, summary at the end
+      syncd run --once --dry-run    # what would be written
+      syncd run                     # the service: a cycle on the schedule until SIGTERM
+    """
+    if not once:
+        if dry_run or full:
+            raise click.UsageError("--dry-run and --full go with --once (the service reads "
+                                   "sync.dry_run from the config)")
+        try:
+            raise Exit(serve(config_path))
+        except SyncdError as exc:           # config (4) or another syncer holds the lock (6)
+            raise fail(exc) from None
+    try:
+        loaded = app.load(config_path)
+    except ConfigError as exc:
+        raise fail(exc) from None
+    settings = loaded.settings
+    human = configure_logging(settings.logging.format, settings.logging.level, settings.secret_values())
+    store = app.open_store(settings)
+    dry_run = dry_run or settings.sync.dry_run
+    try:
+        # A dry run writes nothing, so it needs no lock and may run beside the service.
+        with (nullcontext() if dry_run else holding(store, settings.sync.pipeline, "once")) as lease, \
+                graceful_stop() as stop_requested:
+            # Stop at the next batch on a signal, or when another syncer took the lease over
+            # (this process stalled past its TTL): never write beside another syncer.
+            def should_stop() -> bool:
+                return stop_requested() or (lease is not None and not lease.held)
+
+            result = _run_once(loaded, store, dry_run=dry_run, full=full, human=human,
+                               should_stop=should_stop)
+    except SyncdError as exc:               # LockHeld: another syncer runs this pipeline
+        raise fail(exc) from None
+    finally:
+        store.close()
+    raise Exit(int(result.exit_code))
+
+
+def _run_once(loaded: app.Loaded, store: StateStore, *, dry_run: bool, full: bool, human: bool,
+              should_stop: Callable[[], bool] | None = None) -> CycleResult:
+    if human:
+        with console.RunProgress(stderr) as progress:
+            cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, progress=progress,
+                              should_stop=should_stop)
+        for result in cycle.results:
+            stdout.print(console.run_summary(result))
+            if result.planned:
+                stdout.print(console.planned_table(result.planned))
+            if result.rejections:
+                stdout.print(console.rejections_table(result.rejections[:20], "Rejected in this run"))
+            if result.error:
+                stderr.print(f"[red]error:[/red] {result.error}", highlight=False)
+    else:
+        cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, should_stop=should_stop)
+        for result in cycle.results:
+            for write in result.planned:
+                print(json.dumps({"event": "plan.write", "hubspot_id": write.hubspot_id, "kind": write.kind,
+                                  "target_id": write.target_id, "fields": write.fields}, default=str))
+    return cycle

@@ -1,0 +1,148 @@
+"""The four roles an external system plays for syncd, in syncd's own words.
+
+The leg runner talks only to these; ``syncd.app`` plugs concrete connectors in. A second
+marketing source (a webhook receiver, another marketing platform) is one module implementing
+``ContactSource`` (and ``ContactSink`` to close the loop), plus its tests: nothing above it
+changes. Every method takes plain data (filters, field lists, ids), never a mapping object, and
+raises only ``syncd.core.errors`` types.
+
+Forward: ContactSource (marketing) -> LeadSink (sales).  Back: OutcomeSource (sales) -> ContactSink
+(marketing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from syncd.core.records import (
+    Contact,
+    ContactWriteResult,
+    ExistingLead,
+    Filter,
+    LeadWrite,
+    SalesforceLead,
+    WriteResult,
+)
+from syncd.core.window import Window
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of records from a source, and how many the whole read holds (when it says)."""
+
+    items: list[T] = field(default_factory=list)
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class ContactQuery:
+    """Contacts meeting ``filters`` and modified inside ``window``, with these properties and the
+    history of ``history``. A source may push the filters down or apply them itself."""
+
+    filters: tuple[Filter, ...]
+    window: Window
+    properties: tuple[str, ...]
+    history: tuple[str, ...] = ()
+
+
+class ContactSource(Protocol):
+    """Where leads come from (HubSpot)."""
+
+    system: str
+
+    def changed_contacts(self, query: ContactQuery) -> Iterator[Page[Contact]]:
+        """Pages of contacts, in a stable order, each contact once. A contact may come back
+        incomplete (``complete=False``: id and ``lastmodifieddate`` at least); ``read_contacts``
+        completes it."""
+        ...
+
+    def read_contacts(self, ids: Sequence[str], properties: Sequence[str],
+                      history: Sequence[str] = ()) -> list[Contact]:
+        """These contacts, complete, in the order asked; ids the source no longer has are left out."""
+        ...
+
+
+class LeadSink(Protocol):
+    """Where leads go (Salesforce)."""
+
+    system: str
+
+    def find_leads(self, *, external_id_field: str, emails: Sequence[str] = (),
+                   external_ids: Sequence[str] = ()) -> list[ExistingLead]:
+        """Leads whose email (case-insensitive) or external id is one of these."""
+        ...
+
+    def write_leads(self, writes: Sequence[LeadWrite], *, sobject: str,
+                    external_id_field: str) -> list[WriteResult]:
+        """Send the writes (batched as the API allows); one answer per write, in order. A record
+        the sink refuses is an answer, not an exception."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutcomeQuery:
+    """Which Leads' outcomes to read, and which of their fields."""
+
+    external_id_field: str                      # Leads syncd handed over carry it
+    open_statuses: tuple[str, ...]              # a Lead still in one of these has no outcome yet
+    reason_field: str | None = None             # Lead field: why it was disqualified
+    loss_reason_field: str | None = None        # Opportunity field: why it was lost
+    lead_fields: tuple[str, ...] = ()           # more Lead fields to read (beyond the standard ones)
+    opportunity_fields: tuple[str, ...] = ()
+
+
+class OutcomeSource(Protocol):
+    """What Sales did (Salesforce)."""
+
+    system: str
+
+    def changed_outcomes(self, query: OutcomeQuery, window: Window) -> Iterator[Page[SalesforceLead]]:
+        """Pages of handed-over Leads whose outcome may have changed inside the window (the Lead or
+        its Opportunity changed), each with its Opportunity."""
+        ...
+
+    def outcomes_by_lead_id(self, query: OutcomeQuery, lead_ids: Sequence[str]) -> list[SalesforceLead]:
+        """These Leads, changed or not (the retry queue)."""
+        ...
+
+
+class ContactSink(Protocol):
+    """Where outcomes go back to (HubSpot)."""
+
+    system: str
+
+    def update_contacts(self, updates: Sequence[tuple[str, dict[str, str]]]) -> list[ContactWriteResult]:
+        """Update properties by contact id; one answer per update, in order."""
+        ...
+
+    def current_values(self, ids: Sequence[str], name: str) -> dict[str, str | None]:
+        """The property's current value per contact; ids the sink no longer has are left out."""
+        ...
+
+    def property_definitions(self) -> dict[str, dict[str, Any]]:
+        """Every contact property definition by internal name (to check the targets exist)."""
+        ...
+
+
+class Progress(Protocol):
+    """What a person watching a run sees move (the CLI's progress bar)."""
+
+    def started(self, total: int | None) -> None: ...
+    def read(self, records: int, total: int | None) -> None: ...
+    def written(self, records: int) -> None: ...
+
+
+class NoProgress:
+    def started(self, total: int | None) -> None:
+        pass
+
+    def read(self, records: int, total: int | None) -> None:
+        pass
+
+    def written(self, records: int) -> None:
+        pass

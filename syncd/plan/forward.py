@@ -1,0 +1,256 @@
+"""The forward planner: what to write to Salesforce for a page of HubSpot contacts.
+
+Pure functions of plain data: no clients, no clock, no database, so every decision is testable
+with plain data. ``syncd.run.forward`` does the I/O around them, once per page:
+
+    needs_reading / email_lookups  (what to gather)  ->  gather  ->  plan  ->  write  ->  confirm  ->  commit
+
+``plan`` is the one entry that decides; the only second round is ``follow_converted``, for the
+rare Lead Sales converted since syncd last wrote it (Salesforce refuses the write, and only then
+do we know to look its Contact up).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from syncd.core.digest import digest
+from syncd.core.records import Contact, ExistingLead, LeadWrite, Link, Rejection, WriteResult
+from syncd.mapping.model import Mapping as LeadMapping
+from syncd.mapping.transform import FieldError, qualifies, render_fields
+
+CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
+Attribution = tuple[str | None, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class Write:
+    """One record to send, with what state records once Salesforce accepts it."""
+
+    hubspot_id: str
+    kind: str                           # upsert (by external id) | lead_update | contact_update (by Id)
+    fields: dict[str, Any]              # Salesforce field -> value, Id excluded
+    payload_hash: str
+    email: str | None = None
+    target_id: str | None = None        # Lead Id (lead_update) or Contact Id (contact_update)
+    lead_id: str | None = None          # the Lead behind a contact_update, or the linked Lead
+    via_email: bool = False             # linked to a pre-existing Lead by email
+    attribution: Attribution = (None, None, None)
+    source_modified: str | None = None  # the contact's lastmodifieddate this was rendered from
+    mapping_fp: str | None = None
+
+    def lead_write(self) -> LeadWrite:
+        return LeadWrite(self.kind, self.fields, self.target_id)
+
+
+@dataclass(frozen=True)
+class ForwardFacts:
+    """What the runner gathered for one page before planning it."""
+
+    links: Mapping[str, Link] = field(default_factory=dict)
+    rejections: Mapping[str, Rejection] = field(default_factory=dict)
+    existing: Sequence[ExistingLead] = ()          # Leads found by the emails ``email_lookups`` named
+
+
+@dataclass
+class ForwardPlan:
+    writes: list[Write] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)            # recorded without a write
+    rejections: list[Rejection] = field(default_factory=list)  # the mapping could not render these
+    resolved: list[str] = field(default_factory=list)          # rejected before; nothing left to write
+    unchanged: list[str] = field(default_factory=list)
+    still_rejected: list[str] = field(default_factory=list)    # rejected before, payload unchanged
+    not_qualified: list[str] = field(default_factory=list)
+    skipped_converted: list[str] = field(default_factory=list)
+
+    def counts(self) -> Counter:
+        return Counter(unchanged=len(self.unchanged), still_rejected=len(self.still_rejected),
+                       not_qualified=len(self.not_qualified), skipped_converted=len(self.skipped_converted),
+                       rejected=len(self.rejections))
+
+
+# -- what to gather ------------------------------------------------------------------------------
+def needs_reading(contacts: Iterable[Contact], links: Mapping[str, Link], rejections: Mapping[str, Rejection],
+                  fingerprint: str) -> list[str]:
+    """Incomplete contacts that must be read in full: all but those provably unchanged since the
+    write Salesforce accepted (same lastmodifieddate, same mapping, nothing to retry)."""
+    return [c.id for c in contacts if not c.complete and (
+        c.id in rejections or (link := links.get(c.id)) is None or not link.unchanged_since(c, fingerprint))]
+
+
+def email_lookups(contacts: Iterable[Contact], links: Mapping[str, Link], mapping: LeadMapping) -> list[str]:
+    """Emails of contacts with no Lead yet: an existing Lead with one of them is linked, not duplicated."""
+    if not mapping.salesforce.match_by_email:
+        return []
+    return sorted({c.email.strip() for c in contacts if c.email and c.id not in links})
+
+
+# -- the plan ---------------------------------------------------------------------------------------
+def input_hash(contact: Contact, mapping: LeadMapping) -> str:
+    """Fingerprint of a contact's values and the mapping that reads them."""
+    return digest({"mapping": mapping.fingerprint, "properties": contact.properties,
+                   "history": {k: [(h.value, h.timestamp) for h in v] for k, v in contact.history.items()}})
+
+
+def attribution(contact: Contact, mapping: LeadMapping) -> Attribution:
+    a = mapping.attribution
+    return tuple(contact.properties.get(p) or None for p in (a.source, a.campaign, a.content))  # type: ignore[return-value]
+
+
+def _contact_write(source: Write, mapping: LeadMapping, contact_id: str, lead_id: str | None) -> Write:
+    renames = mapping.salesforce.converted.contact_fields
+    fields = {contact_field: source.fields.get(lead_field) for lead_field, contact_field in renames.items()}
+    return replace(source, kind="contact_update", fields=fields, payload_hash=digest(fields), target_id=contact_id,
+                   lead_id=lead_id)
+
+
+def _pick_lead(candidates: list[ExistingLead], hubspot_id: str) -> ExistingLead | None:
+    """Prefer the Lead already carrying this contact's id; else the oldest unclaimed one."""
+    for lead in candidates:
+        if lead.external_id == hubspot_id:
+            return lead
+    unclaimed = sorted((lead for lead in candidates if not lead.external_id), key=lambda l: (l.created_date, l.id))
+    return unclaimed[0] if unclaimed else None
+
+
+def _by_email(existing: Iterable[ExistingLead]) -> dict[str, list[ExistingLead]]:
+    found: dict[str, list[ExistingLead]] = {}
+    for lead in existing:
+        if lead.email:
+            found.setdefault(lead.email.strip().lower(), []).append(lead)
+    return found
+
+
+def _target(write: Write, lead: ExistingLead, mapping: LeadMapping, plan: ForwardPlan) -> Write | None:
+    """The write aimed at a Lead found by email (or at its Contact, once converted); None: skip it."""
+    if not lead.converted:
+        return replace(write, kind="lead_update", target_id=lead.id, lead_id=lead.id, via_email=True)
+    if mapping.salesforce.converted.action == "skip" or not lead.converted_contact_id:
+        plan.skipped_converted.append(write.hubspot_id)
+        return None
+    return replace(_contact_write(write, mapping, lead.converted_contact_id, lead.id), via_email=True)
+
+
+def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping) -> ForwardPlan:
+    """What to write for these contacts, given what state says was written before."""
+    result = ForwardPlan()
+    matches = _by_email(facts.existing)
+    fingerprint = mapping.fingerprint
+    filters = mapping.filters()
+    for contact in contacts:
+        link = facts.links.get(contact.id)
+        previous = facts.rejections.get(contact.id)
+        if not contact.complete:          # not read in full: needs_reading judged it unchanged
+            result.unchanged.append(contact.id)
+            continue
+        if not qualifies(contact, filters):
+            result.not_qualified.append(contact.id)
+            continue
+        try:
+            fields = render_fields(contact, mapping)
+        except FieldError as exc:
+            # Fingerprint the input instead of a payload: the same contact under the same mapping
+            # fails the same way, so it is "still rejected", not rejected again.
+            fingerprint_in = input_hash(contact, mapping)
+            if previous is not None and previous.payload_hash == fingerprint_in:
+                result.still_rejected.append(contact.id)
+            else:
+                result.rejections.append(Rejection(contact.id, exc.code, str(exc), fingerprint_in))
+            continue
+        write = Write(contact.id, "upsert", fields, digest(fields), email=contact.email,
+                      lead_id=link.lead_id if link else None, attribution=attribution(contact, mapping),
+                      source_modified=contact.properties.get("lastmodifieddate"), mapping_fp=fingerprint[:16])
+        if link is not None and link.converted:
+            if mapping.salesforce.converted.action == "skip" or not link.contact_id:
+                result.skipped_converted.append(contact.id)
+                continue
+            write = _contact_write(write, mapping, link.contact_id, link.lead_id)
+        if link is not None and link.payload_hash == write.payload_hash:
+            result.unchanged.append(contact.id)
+            if previous is not None:
+                result.resolved.append(contact.id)
+            if (link.source_modified, link.mapping_fingerprint) != (write.source_modified, write.mapping_fp):
+                # Nothing to write, but remember what it was rendered from: the next look-back
+                # re-read of this contact can then skip its batch read.
+                result.links.append(replace(link, source_modified=write.source_modified,
+                                            mapping_fingerprint=write.mapping_fp))
+            continue
+        if previous is not None and not previous.retryable and previous.payload_hash == write.payload_hash:
+            result.still_rejected.append(contact.id)
+            continue
+        if link is None and write.email and mapping.salesforce.match_by_email:
+            lead = _pick_lead(matches.get(write.email.strip().lower(), []), contact.id)
+            if lead is not None:
+                aimed = _target(write, lead, mapping, result)
+                if aimed is None:
+                    continue
+                write = aimed
+        result.writes.append(write)
+    return result
+
+
+# -- after the write ---------------------------------------------------------------------------------
+@dataclass
+class ForwardCommit:
+    """What one batch of Salesforce answers means for state."""
+
+    links: list[Link] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)          # hubspot ids no longer rejected
+    converted: list[Write] = field(default_factory=list)       # refused as converted: follow to the Contact
+    counts: Counter = field(default_factory=Counter)
+
+
+def confirm(writes: Sequence[Write], results: Sequence[WriteResult]) -> ForwardCommit:
+    """Pair each write with Salesforce's answer (same order) and say what state should record."""
+    if len(writes) != len(results):
+        raise ValueError(f"{len(writes)} writes but {len(results)} results")
+    commit = ForwardCommit()
+    for write, result in zip(writes, results):
+        if result.ok:
+            converted = write.kind == "contact_update"
+            commit.links.append(Link(write.hubspot_id, write.lead_id if converted else (result.id or write.target_id),
+                                     contact_id=write.target_id if converted else None, converted=converted,
+                                     payload_hash=write.payload_hash, attribution=write.attribution,
+                                     source_modified=write.source_modified, mapping_fingerprint=write.mapping_fp))
+            commit.resolved.append(write.hubspot_id)
+            kind = "contact_updates" if converted else ("created" if result.created else "updated")
+            commit.counts[kind] += 1
+            commit.counts["linked_by_email"] += int(write.via_email)
+            continue
+        error = result.first_error
+        code = error.code if error else "UNKNOWN_ERROR"
+        if code == CONVERTED and write.kind != "contact_update":
+            commit.converted.append(write)
+            continue
+        message = error.message if error else "Salesforce gave no reason"
+        if error and error.fields:
+            message = f"{message} (fields: {', '.join(error.fields)})"
+        commit.rejections.append(Rejection(write.hubspot_id, code, message, write.payload_hash,
+                                           retryable=bool(error and error.retryable)))
+        commit.counts["rejected"] += 1
+    return commit
+
+
+def follow_converted(refused: Sequence[Write], leads: Iterable[ExistingLead],
+                     mapping: LeadMapping) -> tuple[list[Write], list[Link]]:
+    """For writes Salesforce refused because the Lead was converted: write to its Contact instead
+    (or skip, per the mapping). Returns (contact writes, links to record for skipped ones)."""
+    leads = list(leads)
+    by_external_id = {lead.external_id: lead for lead in leads if lead.external_id}
+    by_id = {lead.id: lead for lead in leads}
+    writes: list[Write] = []
+    skipped: list[Link] = []
+    for write in refused:
+        lead = by_external_id.get(write.hubspot_id) or by_id.get(write.target_id or "")
+        if lead is None:
+            continue
+        if mapping.salesforce.converted.action == "skip" or not lead.converted_contact_id:
+            skipped.append(Link(write.hubspot_id, lead.id, lead.converted_contact_id, True, write.payload_hash,
+                                write.attribution, write.source_modified, write.mapping_fp))
+            continue
+        writes.append(_contact_write(write, mapping, lead.converted_contact_id, lead.id))
+    return writes, skipped

@@ -1,0 +1,162 @@
+"""The back leg: what Sales did -> the marketing contacts, as ``syncd.run.leg`` runs it.
+
+Per page of up to 2,000 Leads (each with its Opportunity, read in one query): gather state's
+links, outcome states and rejections, and the current lifecycle stage of contacts whose outcome
+would move it; plan (``syncd.plan.feedback``); write contact updates 100 a call; commit what
+HubSpot answered. Its cursor (``salesforce.outcomes.systemmodstamp``) is separate from the
+forward leg's and works in whole seconds (SOQL datetime literals carry no fraction).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+
+import structlog
+
+from state.outcomes import OutcomeStore
+from state.store import StateStore
+from syncd.core.digest import digest
+from syncd.core.errors import ConfigError, Problem
+from syncd.core.ports import ContactSink, OutcomeQuery, OutcomeSource, Page
+from syncd.core.records import OutcomeState, SalesforceLead
+from syncd.core.window import Window
+from syncd.mapping.feedback import Feedback
+from syncd.mapping.model import Mapping
+from syncd.plan import feedback as planner
+from syncd.plan.feedback import ContactUpdate, FeedbackCommit, FeedbackFacts
+from syncd.plan.hubspot_properties import check
+from syncd.run.leg import Prepared, Written
+
+log = structlog.get_logger("syncd.feedback")
+
+OUTCOMES_CURSOR = "salesforce.outcomes.systemmodstamp"
+FEEDBACK_MAPPING_CURSOR = "feedback.fingerprint"   # the feedback mapping the last complete run used
+WRITE_SIZE = 100                                   # HubSpot batch update: 100 contacts a call
+
+
+def outcome_query(mapping: Mapping, feedback: Feedback) -> OutcomeQuery:
+    return OutcomeQuery(mapping.salesforce.external_id_field, tuple(feedback.lead.open_statuses),
+                        feedback.lead.reason_field, feedback.opportunity.loss_reason_field,
+                        tuple(feedback.lead_fields()), tuple(feedback.opportunity_fields()))
+
+
+class BackLeg:
+    name = "back"
+    started_event = "feedback.started"
+    cursor_name = OUTCOMES_CURSOR
+    fingerprint_name = FEEDBACK_MAPPING_CURSOR
+    write_size = WRITE_SIZE
+    planned_key = "planned_updates"
+
+    def __init__(self, *, mapping: Mapping, source: OutcomeSource, sink: ContactSink, store: StateStore,
+                 pipeline: str, dry_run: bool = False) -> None:
+        if mapping.feedback is None:
+            raise ConfigError(Problem(mapping.source or "mapping", "feedback", "no `feedback` section, so there "
+                                      "is nothing to carry back to HubSpot"))
+        self.mapping = mapping
+        self.feedback = mapping.feedback
+        self.source = source
+        self.sink = sink
+        self.store = store
+        self.outcomes = OutcomeStore(store)
+        self.pipeline = pipeline
+        self.dry_run = dry_run
+        self.query = outcome_query(mapping, mapping.feedback)
+        self.fingerprint = digest(self.feedback.model_dump(mode="json", by_alias=True))
+        self._checked = threading.Lock()
+        self._properties_ok = False
+
+    # -- reading ------------------------------------------------------------------------------
+    def window(self, window: Window) -> Window:
+        """SOQL datetime literals carry whole seconds (format_soql drops the fraction): query and
+        advance the cursor to exactly what was asked, so nothing falls into the dropped fraction."""
+        return Window(window.start, window.end.replace(microsecond=0))
+
+    def rejected_ids(self, retryable_only: bool) -> list[str]:
+        return self.outcomes.rejected_ids(self.pipeline, retryable_only=retryable_only)
+
+    def pages(self, window: Window, retry_ids: list[str]) -> Iterator[Page[SalesforceLead]]:
+        """Leads of contacts HubSpot refused for a passing reason (all refused ones after the feedback
+        mapping changed), re-read by Id; then the window's pages; each Lead once."""
+        seen: set[str] = set()
+        if retry_ids:
+            lead_ids = [s.lead_id for s in self.outcomes.states_for(self.pipeline, retry_ids).values() if s.lead_id]
+            queued = self.source.outcomes_by_lead_id(self.query, lead_ids) if lead_ids else []
+            changed = self.store.get_cursor(self.pipeline, FEEDBACK_MAPPING_CURSOR) != self.fingerprint
+            log.info("salesforce.retry_queue_read", refused=len(retry_ids), leads=len(queued), mapping_changed=changed)
+            seen.update(lead.id for lead in queued)
+            yield Page(queued)
+        started = time.monotonic()
+        for page in self.source.changed_outcomes(self.query, window):
+            leads = [lead for lead in page.items if lead.id not in seen]
+            seen.update(lead.id for lead in leads)
+            log.info("salesforce.outcomes_read", what="leads", leads=len(leads),
+                     opportunities=sum(1 for lead in leads if lead.opportunity is not None),
+                     duration_ms=round((time.monotonic() - started) * 1000))
+            yield Page(leads, page.total)
+            started = time.monotonic()
+
+    # -- gather and plan ------------------------------------------------------------------------
+    def _facts(self, leads: list[SalesforceLead]) -> FeedbackFacts:
+        links = self.store.links_for(self.pipeline, [lead.hubspot_id for lead in leads if lead.hubspot_id])
+        linked = frozenset(links)
+        facts = FeedbackFacts(linked, self.outcomes.states_for(self.pipeline, linked),
+                              self.outcomes.rejections_for(self.pipeline, linked))
+        candidates = planner.lifecycle_candidates(leads, facts, self.feedback)
+        if not candidates:
+            return facts
+        lifecycle = self.feedback.lifecycle
+        assert lifecycle is not None
+        stages = self.sink.current_values(candidates, lifecycle.property)
+        return replace(facts, stages=stages, missing=frozenset(candidates) - set(stages))
+
+    def _check_properties(self) -> None:
+        """One read of the contact properties per run that has something to write."""
+        with self._checked:
+            if self._properties_ok:
+                return
+            problems = check(self.feedback, self.sink.property_definitions())
+            if problems:
+                raise ConfigError(Problem(self.mapping.source or "mapping", "feedback.properties", (
+                    f"{'; '.join(problems)}. Run `syncd setup hubspot` to create what the feedback mapping "
+                    "writes (nothing was written to HubSpot)")))
+            self._properties_ok = True
+
+    def prepare(self, page: Page[SalesforceLead]) -> Prepared[FeedbackCommit, tuple[ContactUpdate, OutcomeState]]:
+        leads = page.items
+        with_opportunity = sum(1 for lead in leads if lead.opportunity is not None)
+        counts = Counter(leads_read=len(leads), opportunities_read=with_opportunity, read=len(leads) + with_opportunity)
+        if not leads:
+            return Prepared(counts)
+        plan = planner.plan(leads, self._facts(leads), self.feedback)
+        if plan.updates:
+            self._check_properties()
+        quiet, resolved = plan.quiet(), plan.resolved()
+        commit = FeedbackCommit(quiet, plan.rejections, resolved) if quiet or plan.rejections or resolved else None
+        writes = {"update": [(u, plan.states[u.hubspot_id]) for u in plan.updates]} if plan.updates else {}
+        if self.dry_run:
+            counts["would_update"] += len(plan.updates)
+            for update in plan.updates:
+                log.info("plan.contact_update", hubspot_id=update.hubspot_id, outcome=update.outcome,
+                         properties=update.properties)
+        return Prepared(counts + plan.counts(), commit, writes, plan.rejections, plan.updates, read=len(leads),
+                        total=page.total)
+
+    # -- write and commit ------------------------------------------------------------------------
+    def write(self, group: str, items: list[tuple[ContactUpdate, OutcomeState]]) -> Written[FeedbackCommit]:
+        started = time.monotonic()
+        updates = [update for update, _ in items]
+        answers = self.sink.update_contacts([(u.hubspot_id, u.properties) for u in updates])
+        commit = planner.confirm(updates, answers, {u.hubspot_id: state for u, state in items})
+        log.info("hubspot.batch_updated", records=len(items), updated=len(commit.resolved),
+                 rejected=len(commit.rejections), duration_ms=round((time.monotonic() - started) * 1000))
+        return Written(commit, Counter(updated=len(commit.resolved), rejected=len(commit.rejections)),
+                       commit.rejections, records=len(items))
+
+    def commit(self, commit: FeedbackCommit, run_id: str, cursors: dict[str, str] | None) -> None:
+        self.outcomes.commit(self.pipeline, states=commit.states, rejections=commit.rejections,
+                             resolved=commit.resolved, run_id=run_id, cursors=cursors)

@@ -1,0 +1,144 @@
+"""The forward leg: marketing contacts -> sales Leads, as ``syncd.run.leg`` runs it.
+
+Per page of changed contacts: gather what the planner needs (state's links and rejections; the
+full contacts that may have changed; the Leads already carrying the new contacts' emails, looked
+up beside the batch read), plan (``syncd.plan.forward``), then write upserts and updates in full
+calls of 200 and commit what Salesforce answered. A write refused because Sales converted the
+Lead meanwhile is followed to the Lead's Contact in the same task.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+
+from state.store import StateStore
+from syncd.core.ports import ContactQuery, ContactSource, LeadSink, Page
+from syncd.core.records import Contact, ExistingLead
+from syncd.core.window import CONTACTS_CURSOR, Window
+from syncd.mapping.model import Mapping
+from syncd.plan import forward as planner
+from syncd.plan.forward import ForwardCommit, ForwardFacts, Write
+from syncd.run.leg import Prepared, Written
+
+log = structlog.get_logger("syncd.run")
+
+MAPPING_CURSOR = "mapping.fingerprint"   # the mapping the last complete forward run used
+WRITE_SIZE = 200                         # sObject Collections: 200 records a call
+
+
+class ForwardLeg:
+    name = "forward"
+    started_event = "run.started"
+    cursor_name = CONTACTS_CURSOR
+    fingerprint_name = MAPPING_CURSOR
+    write_size = WRITE_SIZE
+    planned_key = "planned"
+
+    def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore,
+                 pipeline: str) -> None:
+        self.mapping = mapping
+        self.source = source
+        self.sink = sink
+        self.store = store
+        self.pipeline = pipeline
+        self.fingerprint = mapping.fingerprint
+        self.properties = tuple(mapping.properties_to_read())
+        self.history = tuple(mapping.history_properties())
+        self.external_id_field = mapping.salesforce.external_id_field
+        self._lookups = ThreadPoolExecutor(2, thread_name_prefix="forward-lookup")
+
+    def close(self) -> None:
+        self._lookups.shutdown(wait=False, cancel_futures=True)
+
+    # -- reading ------------------------------------------------------------------------------
+    def window(self, window: Window) -> Window:
+        return window
+
+    def rejected_ids(self, retryable_only: bool) -> list[str]:
+        return self.store.rejected_ids(self.pipeline, retryable_only=retryable_only)
+
+    def pages(self, window: Window, retry_ids: list[str]) -> Iterator[Page[Contact]]:
+        """The retry queue first (contacts re-read by id), then the window's pages; each contact once
+        (one in both would make Salesforce refuse both writes: a duplicate external id in one call)."""
+        seen: set[str] = set()
+        if retry_ids:
+            queued = self.source.read_contacts(retry_ids, self.properties, self.history)
+            log.info("hubspot.retry_queue_read", contacts=len(queued))
+            seen.update(c.id for c in queued)
+            yield Page(queued)
+        query = ContactQuery(self.mapping.filters(), window, self.properties, self.history)
+        for page in self.source.changed_contacts(query):
+            log.info("hubspot.page_read", contacts=len(page.items), total=page.total)
+            fresh = [c for c in page.items if c.id not in seen]
+            seen.update(c.id for c in fresh)
+            yield Page(fresh, page.total)
+
+    # -- gather and plan ------------------------------------------------------------------------
+    def prepare(self, page: Page[Contact]) -> Prepared[ForwardCommit, Write]:
+        contacts = page.items
+        ids = [c.id for c in contacts]
+        links = self.store.links_for(self.pipeline, ids)
+        rejections = self.store.rejections_for(self.pipeline, ids)
+        emails = planner.email_lookups(contacts, links, self.mapping)
+        lookup = self._lookups.submit(self._leads_by_email, emails) if emails else None
+        to_read = planner.needs_reading(contacts, links, rejections, self.fingerprint)
+        if to_read:
+            read = {c.id: c for c in self.source.read_contacts(to_read, self.properties, self.history)}
+            # a contact listed by the search but gone by the time it was read is left for the next run
+            contacts = [read.get(c.id, c) for c in contacts if c.complete or c.id in read or c.id not in to_read]
+        existing = lookup.result() if lookup is not None else []
+        plan = planner.plan(contacts, ForwardFacts(links, rejections, existing), self.mapping)
+        commit = ForwardCommit(links=plan.links, rejections=plan.rejections, resolved=plan.resolved) \
+            if plan.links or plan.rejections or plan.resolved else None
+        writes: dict[str, list[Write]] = {}
+        for write in plan.writes:     # upserts go by external id, the rest by Id: one call each
+            writes.setdefault("upsert" if write.kind == "upsert" else "update", []).append(write)
+        return Prepared(plan.counts() + Counter(read=len(page.items)), commit, writes, plan.rejections,
+                        plan.writes, read=len(page.items), total=page.total)
+
+    def _leads_by_email(self, emails: list[str]) -> list[ExistingLead]:
+        return self.sink.find_leads(external_id_field=self.external_id_field, emails=emails)
+
+    # -- write and commit ------------------------------------------------------------------------
+    def _send(self, writes: list[Write]) -> ForwardCommit:
+        started = time.monotonic()
+        results = self.sink.write_leads([w.lead_write() for w in writes], sobject=self.mapping.salesforce.object,
+                                        external_id_field=self.external_id_field)
+        commit = planner.confirm(writes, results)
+        log.info("salesforce.batch_written", kind=writes[0].kind, records=len(writes),
+                 created=commit.counts["created"], updated=commit.counts["updated"],
+                 rejected=len(commit.rejections), converted=len(commit.converted),
+                 duration_ms=round((time.monotonic() - started) * 1000))
+        return commit
+
+    def write(self, group: str, items: list[Write]) -> Written[ForwardCommit]:
+        commit = self._send(items)
+        if commit.converted:
+            self._follow_converted(commit)
+        return Written(commit, commit.counts, commit.rejections, records=len(items))
+
+    def _follow_converted(self, commit: ForwardCommit) -> None:
+        """Leads Sales converted since we last wrote: write to their Contact, or skip."""
+        refused, commit.converted = commit.converted, []
+        leads = self.sink.find_leads(external_id_field=self.external_id_field,
+                                     external_ids=[w.hubspot_id for w in refused])
+        contact_writes, skipped = planner.follow_converted(refused, leads, self.mapping)
+        log.info("salesforce.converted_leads", refused=len(refused), contact_updates=len(contact_writes),
+                 skipped=len(skipped))
+        commit.links.extend(skipped)
+        commit.counts["skipped_converted"] += len(skipped)
+        if contact_writes:
+            followed = self._send(contact_writes)
+            commit.links.extend(followed.links)
+            commit.rejections.extend(followed.rejections)
+            commit.resolved.extend(followed.resolved)
+            commit.counts.update(followed.counts)
+
+    def commit(self, commit: ForwardCommit, run_id: str, cursors: dict[str, str] | None) -> None:
+        self.store.commit_batch(self.pipeline, links=commit.links, rejections=commit.rejections,
+                                resolved=commit.resolved, run_id=run_id, cursors=cursors)

@@ -1,0 +1,63 @@
+"""What a leg's run and a whole cycle report: status, counts, calls, errors, the dry run's plan."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncd.core.errors import ExitCode, SyncdError
+from syncd.core.records import Rejection
+from syncd.core.window import Window
+
+FORWARD_COUNTS = ("read", "created", "updated", "linked_by_email", "contact_updates", "unchanged", "rejected",
+                  "still_rejected", "skipped_converted", "not_qualified")
+BACK_COUNTS = ("read", "leads_read", "opportunities_read", "ignored", "updated", "would_update", "unchanged",
+               "no_outcome", "rejected", "still_rejected", "lifecycle_moved", "lifecycle_kept")
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str                                   # running, ok, partial, failed, interrupted, dry_run
+    counts: Counter = field(default_factory=Counter)
+    duration_seconds: float = 0.0
+    error: SyncdError | None = None
+    rejections: list[Rejection] = field(default_factory=list)
+    planned: list[Any] = field(default_factory=list)          # dry run, forward: the writes it would send
+    planned_updates: list[Any] = field(default_factory=list)  # dry run, back: the contact updates
+    window: Window | None = None
+    api_calls: dict[str, int] = field(default_factory=dict)
+    quota_remaining: dict[str, int | None] = field(default_factory=dict)   # per system, last seen
+    leg: str = "forward"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.error is not None:
+            return self.error.exit_code
+        if self.counts.get("rejected"):
+            return ExitCode.RECORDS_REJECTED
+        return ExitCode.OK
+
+    def count_dict(self) -> dict[str, int]:
+        keys = BACK_COUNTS if self.leg == "back" else FORWARD_COUNTS
+        return {key: int(self.counts.get(key, 0)) for key in keys}
+
+
+@dataclass
+class CycleResult:
+    forward: RunResult
+    back: RunResult | None = None
+
+    @property
+    def results(self) -> list[RunResult]:
+        return [r for r in (self.forward, self.back) if r is not None]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The most serious of the legs' codes (failure beats rejected records beats success)."""
+        codes = [r.exit_code for r in self.results]
+        failures = [c for c in codes if c not in (ExitCode.OK, ExitCode.RECORDS_REJECTED)]
+        if failures:
+            return failures[0]
+        return ExitCode.RECORDS_REJECTED if ExitCode.RECORDS_REJECTED in codes else ExitCode.OK
