@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from syncd import templates
 from syncd.core.errors import ConfigError, Problem
 from syncd.mapping_feedback import Feedback, feedback_problems
-from syncd.yamlsource import YamlDocument, load_yaml, validate
+from syncd.config import YamlDocument, load_yaml, validate
 
 MAPPING_VERSION = 1
 BUNDLED_MAPPING = "hubspot-to-salesforce.yaml"
