@@ -400,6 +400,59 @@ def test_secret_file_problems_are_reported_once(tmp_path: Path, env: dict[str, s
         "(from SYNCD_SALESFORCE__AUTH__CLIENT_SECRET_FILE)"]
 
 
+def test_a_secret_read_from_a_file_is_reported_where_the_file_was_named(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "db-url").write_text(f"mysql://syncd:{TOKEN}@db/syncd\n")
+    path = write(tmp_path, "state:\n  database_url_file: db-url\n")
+    problem = problem_for(config_error(path, env, require_credentials=False),
+                          "state.database_url")
+    assert (problem.source, problem.line, problem.column) == (str(path), 2, 22)
+    env["SYNCD_STATE__DATABASE_URL_FILE"] = str(tmp_path / "db-url")
+    error = config_error(path, env, require_credentials=False)
+    assert str(problem_for(error, "state.database_url")).endswith(
+        "(from SYNCD_STATE__DATABASE_URL_FILE)")
+    assert "SECRET" not in str(error)
+
+
+def test_an_unreadable_credential_names_the_credential_file(tmp_path: Path,
+                                                            env: dict[str, str]) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "hubspot_access_token").write_text("\n")
+    env["CREDENTIALS_DIRECTORY"] = str(creds)
+    [problem] = config_error(None, env, require_credentials=False).problems
+    assert str(problem) == (f"{creds}/hubspot_access_token: hubspot.access_token: "
+                            f"{creds}/hubspot_access_token is empty")
+
+
+def test_an_empty_value_in_the_file_counts_as_unset(tmp_path: Path,
+                                                    env: dict[str, str]) -> None:
+    """Like an empty variable: the default applies, and a secret may still come from a systemd
+    credential."""
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "hubspot_access_token").write_text(TOKEN + "\n")
+    env["CREDENTIALS_DIRECTORY"] = str(creds)
+    path = write(tmp_path, "hubspot:\n  base_url:\n  access_token: null\n"
+                           "logging:\n  level: ~\n")
+    settings = load_settings(path, env, require_credentials=False)
+    assert settings.hubspot.base_url == "https://api.hubapi.com"
+    assert settings.logging.level == "info"
+    assert settings.hubspot.access_token.get_secret_value() == TOKEN
+
+
+def test_a_wrong_value_in_the_file_is_not_replaced_by_a_credential(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "hubspot_access_token").write_text(TOKEN + "\n")
+    env["CREDENTIALS_DIRECTORY"] = str(creds)
+    path = write(tmp_path, "hubspot:\n  access_token_file: [a, b]\n")
+    [problem] = config_error(path, env, require_credentials=False).problems
+    assert str(problem) == (f"{path}:2:22: hubspot.access_token_file: expected a file path, "
+                            "got a list")
+
+
 def test_credentials_directory_follows_the_flow(tmp_path: Path, env: dict[str, str]) -> None:
     creds = tmp_path / "creds"
     creds.mkdir()

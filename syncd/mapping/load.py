@@ -12,7 +12,7 @@ from typing import Any
 from syncd.core.errors import ConfigError, Problem
 from syncd.mapping.checks import semantic_problems
 from syncd.mapping.model import Mapping
-from syncd.yamlsource import load_yaml, validate
+from syncd.config import load_yaml, validate
 
 MAPPING_VERSION = 1
 BUNDLED_MAPPING = "hubspot-to-salesforce.yaml"

@@ -1,10 +1,10 @@
-"""Behaviour of syncd.yamlsource: plain data, positions, and messages an admin can act on."""
+"""Behaviour of syncd.config's YAML loading and error explaining (``yamlfile``, ``explain``):
+plain data, positions, and messages an admin can act on."""
 
 from __future__ import annotations
 
 import io
 import math
-import time
 from typing import Literal
 
 import pytest
@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from ruamel.yaml import YAML
 
+from syncd.config import (load_yaml, load_yaml_text, problems_from_validation_error, render_loc,
+                          validate)
 from syncd.core.errors import ConfigError, Problem
-from syncd.yamlsource import (load_yaml, load_yaml_text, problems_from_validation_error,
-                              render_loc, validate)
 
 
 def load_error(text: str, source: str = "t.yaml") -> ConfigError:
@@ -69,8 +69,14 @@ def test_yaml_1_1_directive_opts_back_into_old_booleans() -> None:
 
 
 def test_keys_are_text_as_written() -> None:
-    assert load_yaml_text("1: a\ntrue: b\nnull: c\n", "t.yaml").data == {
-        "1": "a", "true": "b", "null": "c"}
+    assert load_yaml_text("1: a\ntrue: b\nnull: c\n010: d\n", "t.yaml").data == {
+        "1": "a", "true": "b", "null": "c", "010": "d"}
+
+
+def test_explicit_core_tags_give_plain_values() -> None:
+    doc = load_yaml_text("a: !!str 12\nb: !!int '7'\nc: !!timestamp 2024-01-31\n"
+                         "d: !!int seven\n", "t.yaml")
+    assert doc.data == {"a": "12", "b": 7, "c": "2024-01-31", "d": "seven"}   # d: the model says
 
 
 def test_empty_or_comment_only_file_is_an_empty_mapping() -> None:
@@ -153,16 +159,16 @@ def test_render_loc(loc: tuple, text: str) -> None:
     assert render_loc(loc) == text
 
 
-def test_big_file_loads_fast_and_positions_stay_exact() -> None:
+def test_big_file_loads_and_positions_stay_exact() -> None:
+    """Correctness only: how fast a file parses is a benchmark's business, not a test's."""
     items = "".join(f"  - name: field{i}\n    from: prop_{i}\n    to: Field{i}__c\n"
                     for i in range(1200))
     text = "fields:\n" + items                    # 3,601 lines
-    started = time.perf_counter()
     doc = load_yaml_text(text, "big.yaml")
-    elapsed = time.perf_counter() - started
     assert len(doc.data["fields"]) == 1200
+    assert doc.data["fields"][1199] == {"name": "field1199", "from": "prop_1199",
+                                        "to": "Field1199__c"}
     assert doc.position(("fields", 1199, "to")) == (3 + 3 * 1199 + 1, 9)
-    assert elapsed < 3.0, f"{elapsed:.2f}s for 3,600 lines"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,10 +192,16 @@ def test_big_file_loads_fast_and_positions_stay_exact() -> None:
     ("a: !!binary aGk=\n", 1, 4, "a", "unsupported YAML tag '!!binary'"),
     ("a: !env HOME\n", 1, 4, "a", "unsupported YAML tag '!env'"),
     ("? [a, b]\n: 1\n", 1, 3, "", "a key must be plain text"),
+    ("a: !!set {x, y}\n", 1, 4, "a", "unsupported YAML tag '!!set'"),
+    ("a: !custom {x: 1}\n", 1, 4, "a", "unsupported YAML tag '!custom'"),
+    ("a: &x\n  b: *x\n", 1, 4, "a.b", "an alias refers to the mapping or list that contains it"),
+    ("--- &x\na: *x\n", 1, 5, "a", "an alias refers to the mapping or list that contains it"),
+    ("<<: 5\n", 1, 5, "", "'<<' must be followed by a mapping or a list of mappings"),
 ], ids=["tab-indent", "tab-after-spaces", "colon-in-value", "bad-dedent", "missing-colon",
         "unclosed-quote", "unclosed-flow-list", "two-documents", "undefined-alias",
         "reserved-char", "control-char", "duplicate-key", "top-level-list", "valid-control",
-        "binary-tag", "custom-tag", "complex-key"])
+        "binary-tag", "custom-tag", "complex-key", "set-tag", "custom-tag-on-mapping",
+        "alias-inside-its-anchor", "alias-to-the-top-level", "merge-of-a-scalar"])
 def test_load_errors(text: str, line: int | None, column: int | None, field: str | None,
                      words: str | None) -> None:
     if words is None:
