@@ -42,8 +42,7 @@ class RateLimiter:
         self.clock = clock
         self._finished = [deque[float]() for _ in self.windows]
         self._in_flight = 0
-        self._ready = threading.Condition()
-        self.waited_seconds = 0.0           # total time callers spent waiting here (for logs)
+        self._ready = threading.Condition(threading.RLock())
 
     def _delay(self, now: float) -> float | None:
         """Seconds until a call may start (0: now), or None: wait for a call in flight to end."""
@@ -61,23 +60,26 @@ class RateLimiter:
             delay = max(delay, finished[over - 1] + window.seconds - now)
         return delay
 
-    def acquire(self) -> None:
-        started = self.clock()
+    def try_acquire(self, now: float) -> float | None:
+        """Take a slot if one is free at ``now`` (returns 0.0); otherwise how long to wait before
+        asking again, or None: until a call in flight ends. The whole rule, without waiting."""
         with self._ready:
-            while True:
-                delay = self._delay(self.clock())
-                if delay == 0.0:
-                    self._in_flight += 1
-                    break
-                self._ready.wait(timeout=delay)
-        self.waited_seconds += self.clock() - started
+            delay = self._delay(now)
+            if delay == 0.0:
+                self._in_flight += 1
+            return delay
 
-    def release(self) -> None:
+    def acquire(self) -> None:
+        with self._ready:
+            while (delay := self.try_acquire(self.clock())) != 0.0:
+                self._ready.wait(timeout=delay)
+
+    def release(self, now: float | None = None) -> None:
         with self._ready:
             self._in_flight -= 1
-            now = self.clock()
+            finished_at = self.clock() if now is None else now
             for finished in self._finished:
-                finished.append(now)
+                finished.append(finished_at)
             self._ready.notify_all()
 
     @contextmanager
@@ -111,11 +113,11 @@ class Limits:
 UNLIMITED = Limits()
 
 
-def hubspot_limits(burst: int = 190, burst_seconds: float = 10.0, search_per_second: float = 5.0,
+def hubspot_limits(burst: int = 190, burst_seconds: float = 10.0, search_per_second: int = 5,
                    concurrency: int = 8) -> tuple[Limits, Limits]:
     """(limits for ordinary calls, limits for search calls) of one HubSpot account."""
     account = RateLimiter([Window(burst, burst_seconds)], concurrency=concurrency)
-    search = RateLimiter([Window(max(1, int(search_per_second)), 1.0)])
+    search = RateLimiter([Window(search_per_second, 1.0)])
     return Limits(account), Limits(search, account)
 
 

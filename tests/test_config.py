@@ -82,7 +82,7 @@ def test_defaults_without_a_file(env: dict[str, str], home: Path) -> None:
     assert settings.config_path is None
     assert settings.mapping.name == "hubspot-to-salesforce.yaml"
     assert settings.hubspot.base_url == "https://api.hubapi.com"
-    assert settings.hubspot.search_requests_per_second == 4
+    assert settings.hubspot.search_requests_per_second == 5 and settings.hubspot.requests_per_ten_seconds == 190
     assert settings.salesforce.login_url == "https://login.salesforce.com"
     assert settings.state.directory == home / ".local/state/syncd"
     assert settings.state.database_url.get_secret_value() == \

@@ -25,7 +25,7 @@ class FakeBatchApi:
         self.calls: list[list[str]] = []
 
     def update(self, batch_input_simple_public_object_batch_input, **_kwargs):  # noqa: ANN001 - SDK signature
-        ids = [i.id for i in batch_input_simple_public_object_batch_input.inputs]
+        ids = [i["id"] for i in batch_input_simple_public_object_batch_input["inputs"]]   # the JSON body
         self.calls.append(ids)
         if self.bad & set(ids):
             exc = ApiException(status=400, reason="Bad Request")
@@ -44,7 +44,7 @@ class FakeBatchApi:
 
 def connector(api: FakeBatchApi) -> HubSpotContacts:
     client = HubSpotClient(access_token="pat-test", base_url="https://hubspot.invalid")
-    client.sdk = SimpleNamespace(crm=SimpleNamespace(contacts=SimpleNamespace(batch_api=api)))
+    client.sdk = SimpleNamespace(crm=SimpleNamespace(contacts=SimpleNamespace(batch_api=api, search_api=None)))
     return HubSpotContacts(client)
 
 

@@ -14,17 +14,10 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from hubspot.crm.contacts import (
-    BatchInputSimplePublicObjectBatchInput,
-    BatchReadInputSimplePublicObjectId,
-    SimplePublicObjectBatchInput,
-    SimplePublicObjectId,
-)
-
 from connectors.errors import HUBSPOT, UNEXPECTED, record_retryable, remote_error
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.properties import ContactProperties
-from connectors.hubspot.search import PAGE_SIZE, STUB_PROPERTIES, fits_inline, search_body, search_request
+from connectors.hubspot.search import PAGE_SIZE, STUB_PROPERTIES, fits_inline, search_body
 from syncd.core.errors import ConfigError, Problem
 from syncd.core.ports import ContactQuery, Page
 from syncd.core.records import Contact, ContactWriteResult, HistoryEntry
@@ -48,7 +41,11 @@ class HubSpotContacts:
 
     def __init__(self, client: HubSpotClient) -> None:
         self.client = client
-        self.api = client.sdk.crm.contacts
+        # The SDK builds a new API client (and connection pool) on every attribute access: take
+        # each once, so calls reuse kept-alive connections. Bodies go as plain JSON dicts (the SDK
+        # passes dicts through); building its models for thousands of ids costs more than the call.
+        self.search_api = client.sdk.crm.contacts.search_api
+        self.batch_api = client.sdk.crm.contacts.batch_api
         self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="hubspot-read")
 
     def close(self) -> None:
@@ -61,8 +58,8 @@ class HubSpotContacts:
         properties = list(query.properties) if inline else list(STUB_PROPERTIES)
         after_id: str | None = None
         while True:
-            request = search_request(search_body(query.filters, query.window, after_id, properties))
-            body = self.client.call("search", lambda: self.api.search_api.do_search(
+            request = search_body(query.filters, query.window, after_id, properties)
+            body = self.client.call("search", lambda: self.search_api.do_search(
                 public_object_search_request=request, _request_timeout=self.client.timeout,
                 _preload_content=False), search=True, lists=("results",))
             results = body["results"]
@@ -90,10 +87,9 @@ class HubSpotContacts:
         return [found[i] for i in ids if i in found]
 
     def _read(self, ids: list[str], properties: Sequence[str], history: Sequence[str]) -> list[Contact]:
-        request = BatchReadInputSimplePublicObjectId(inputs=[SimplePublicObjectId(id=i) for i in ids],
-                                                     properties=list(properties),
-                                                     properties_with_history=list(history))
-        body = self.client.call("batch read", lambda: self.api.batch_api.read(
+        request = {"inputs": [{"id": i} for i in ids], "properties": list(properties),
+                   "propertiesWithHistory": list(history)}
+        body = self.client.call("batch read", lambda: self.batch_api.read(
             batch_read_input_simple_public_object_id=request, archived=False,
             _request_timeout=self.client.timeout, _preload_content=False), lists=("results",))
         return [_to_contact(obj) for obj in body["results"]]
@@ -114,9 +110,8 @@ class HubSpotContacts:
         return results
 
     def _update_batch(self, batch: list[tuple[str, dict[str, str]]]) -> list[ContactWriteResult]:
-        request = BatchInputSimplePublicObjectBatchInput(
-            inputs=[SimplePublicObjectBatchInput(id=i, properties=p) for i, p in batch])
-        body = self.client.call("batch update", lambda: self.api.batch_api.update(
+        request = {"inputs": [{"id": i, "properties": p} for i, p in batch]}
+        body = self.client.call("batch update", lambda: self.batch_api.update(
             batch_input_simple_public_object_batch_input=request, _request_timeout=self.client.timeout,
             _preload_content=False), accept=(400,), lists=("results", "errors"))
         if body.get("_status") == 400:          # one invalid input refuses the whole batch

@@ -14,9 +14,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from hubspot.crm.contacts import Filter as SearchFilter
-from hubspot.crm.contacts import FilterGroup, PublicObjectSearchRequest
-
 from syncd.core.records import Filter
 from syncd.core.window import Window, to_epoch_ms
 
@@ -60,11 +57,3 @@ def fits_inline(conditions: Sequence[Filter], window: Window, properties: Sequen
     """Whether every property can come back in the search itself (the body stays under the limit
     even with the longest id to page from)."""
     return len(json.dumps(search_body(conditions, window, "9" * 20, properties))) <= BODY_LIMIT
-
-
-def search_request(body: dict[str, Any]) -> PublicObjectSearchRequest:
-    groups = [FilterGroup(filters=[SearchFilter(property_name=f["propertyName"], operator=f["operator"],
-                                                value=f.get("value"), values=f.get("values"))
-                                   for f in g["filters"]]) for g in body["filterGroups"]]
-    return PublicObjectSearchRequest(filter_groups=groups, sorts=body["sorts"],
-                                     properties=body["properties"], limit=body["limit"])

@@ -30,7 +30,7 @@ def _ca_bundle(settings: Settings) -> str | None:
 
 def hubspot_client(settings: Settings) -> HubSpotClient:
     hs = settings.hubspot
-    ordinary, search = hubspot_limits(search_per_second=hs.search_requests_per_second)
+    ordinary, search = hubspot_limits(burst=hs.requests_per_ten_seconds, search_per_second=hs.search_requests_per_second)
     return HubSpotClient(access_token=_secret(hs.access_token) or "", base_url=str(hs.base_url),
                          ca_bundle=_ca_bundle(settings), timeout=hs.timeout_seconds,
                          policy=RetryPolicy(attempts=hs.max_retries + 1), limits=ordinary, search_limits=search)

@@ -10,8 +10,9 @@
   as well, through the names exported here.
 """
 
-from .explain import (ErrorInfo, Loc, explain_validation_error, problems_from_validation_error,
-                      render_loc, unknown_key_hint, validate)
+from .explain import (ErrorInfo, explain_validation_error, problems_from_validation_error, unknown_key_hint,
+                      validate)
+from .locs import Loc, render_loc
 from .load import DEFAULT_SEARCH_PATH, find_config, load_settings, search_path
 from .models import (HubSpotSettings, LoggingSettings, MetricsSettings, SalesforceAuth,
                      SalesforceSettings, ScheduleSettings, Settings, StateSettings, SyncSettings,

@@ -16,37 +16,20 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from .locs import Loc, render_loc
+from .yamlfile import YamlDocument
 from syncd.core.errors import ConfigError, Problem
-
-if TYPE_CHECKING:
-    from .yamlfile import YamlDocument
 
 __all__ = [
     "Loc", "ErrorInfo", "render_loc", "validate", "problems_from_validation_error",
     "explain_validation_error", "unknown_key_hint", "closest",
 ]
 
-Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def render_loc(loc: Loc) -> str:
-    """``('fields', 3, 'to')`` -> ``fields[3].to``; odd keys as ``map["Closed Won"]``."""
-    out = ""
-    for segment in loc:
-        if isinstance(segment, int):
-            out += f"[{segment}]"
-        elif _PLAIN_KEY.match(segment):
-            out += f".{segment}" if out else segment
-        else:
-            out += '["' + segment.replace('"', '\\"') + '"]'
-    return out
 
 
 @dataclass(frozen=True)

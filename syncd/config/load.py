@@ -35,7 +35,8 @@ from pydantic import ValidationError
 
 from syncd.core.errors import ConfigError, Problem
 
-from .explain import Loc, explain_validation_error, render_loc
+from .explain import explain_validation_error
+from .locs import Loc, render_loc
 from .models import Settings, home
 from .names import LEAVES
 from .secrets import missing_credentials, read_secret_files

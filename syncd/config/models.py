@@ -58,8 +58,12 @@ class HubSpotSettings(_Section):
     access_token_file: Path | None = Field(None, description="File holding the access token.")
     timeout_seconds: float = Field(30.0, gt=0, le=600, description="Per-request timeout.")
     max_retries: int = Field(5, ge=0, le=20, description="Retries for transient failures.")
-    search_requests_per_second: float = Field(
-        4.0, gt=0, le=5, description="Search API pace; HubSpot allows 5 per second.")
+    search_requests_per_second: int = Field(
+        5, ge=1, le=5, description="Search calls per second; HubSpot allows 5 per account.")
+    requests_per_ten_seconds: int = Field(
+        190, ge=10, le=250, description="Calls per rolling 10 s (the private app's burst limit): 190 on "
+                                        "Professional and Enterprise, 100 on Free and Starter, 250 with the "
+                                        "API limit increase. Searches count here too.")
 
     @field_validator("base_url")
     @classmethod

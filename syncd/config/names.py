@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .explain import Loc
+from .locs import Loc
 from .models import Settings
 
 __all__ = ["ENV_PREFIX", "NON_SETTING_VARIABLES", "LEAVES", "SECTIONS", "PATH_LEAVES",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .explain import Loc, render_loc
+from .locs import Loc, render_loc
 from .names import env_var_name, owner_loc, section
 
 __all__ = ["SecretSpec", "SECRETS", "read_secret_file", "pair_secrets", "read_secret_files",

@@ -28,7 +28,8 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from syncd.core.errors import Problem
 
-from .explain import Loc, closest, render_loc, unknown_key_hint
+from .explain import closest, unknown_key_hint
+from .locs import Loc, render_loc
 from .models import ScheduleSettings, Settings, default_state_directory, home
 from .names import (DELIMITER, ENV_PREFIX, LEAVES, NON_SETTING_VARIABLES, PATH_LEAVES, SECTIONS,
                     env_var_name, owner_loc, section)

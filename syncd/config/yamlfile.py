@@ -44,7 +44,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from syncd.core.errors import ConfigError, Problem
 
-from .explain import Loc, render_loc
+from .locs import Loc, render_loc
 from .yamlsyntax import syntax_problem
 
 __all__ = ["Loc", "Position", "YamlDocument", "load_yaml", "load_yaml_text"]
