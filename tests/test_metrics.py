@@ -9,7 +9,8 @@ from collections import Counter
 
 from syncd.cycle import CycleResult
 from syncd.core.errors import QuotaExhausted
-from syncd.metrics import HealthServer, Metrics
+from syncd.metrics import Metrics
+from syncd.service.endpoint import HealthServer
 from syncd.core.records import Rejection
 from syncd.runner import RunResult
 from tests.daemon import http_get

@@ -25,7 +25,7 @@ from syncd.cycle import CycleResult
 from syncd.core.errors import ConfigError, ExitCode
 from syncd.mapping import load_mapping
 from syncd.metrics import Metrics
-from syncd.notify import Notifier
+from syncd.service.notify import Notifier
 from syncd.runner import RunResult
 from syncd.service import Service, due_times_between
 
@@ -58,7 +58,7 @@ def make_service(tmp_path: Path, cycle: Callable, *, interval: int = 1, cron: st
 
 def run_for(service: Service, seconds: float) -> int:
     """Run the service in this (main) thread; a timer plays the first SIGTERM."""
-    threading.Timer(seconds, lambda: setattr(service, "stop_signal", signal.SIGTERM)).start()
+    threading.Timer(seconds, lambda: service.signals.stop.request(signal.SIGTERM)).start()
     return service.run()
 
 
@@ -117,14 +117,14 @@ def test_a_crashing_cycle_is_logged_with_its_traceback_and_the_next_due_time_sti
     assert crashed["error_type"] == "RuntimeError" and crashed["log_level"] == "error" and crashed["exc_info"]
     assert [e["status"] for e in logs if e["event"] == "service.cycle_finished"][:2] == ["crashed", "ok"]
     assert service.metrics.cycles.labels("crashed")._value.get() == 1
-    assert service.last_status == "ok"
+    assert service.health.last_status == "ok"
 
 
 def test_a_cron_schedule_waits_for_its_first_matching_time_instead_of_running_at_start(tmp_path, restore_signals):
     recorder = Recorder({})
     service = make_service(tmp_path, recorder, cron="0 0 1 1 *")
     next_runs: list[dt.datetime | None] = []
-    threading.Timer(0.5, lambda: next_runs.append(service._next_run_time())).start()
+    threading.Timer(0.5, lambda: next_runs.append(service.schedule.next_run_time())).start()
     assert run_for(service, 0.8) == 0
     assert recorder.spans == []
     assert next_runs[0] == dt.datetime(dt.datetime.now(UTC).year + 1, 1, 1, tzinfo=UTC)
@@ -135,12 +135,12 @@ def test_a_success_restored_from_before_this_start_up_is_judged_by_its_age(tmp_p
     now = [dt.datetime(2026, 11, 26, 12, 0, tzinfo=UTC)]
     service = make_service(tmp_path, Recorder({}), interval=60, clock=lambda: now[0])
     try:
-        service.last_success = service.trigger.start_date - dt.timedelta(days=3)
-        ready, body = service.readiness()
+        service.health.last_success = service.schedule.trigger.start_date - dt.timedelta(days=3)
+        ready, body = service.health.readiness()
         assert not ready and body["reason"] == "no successful cycle in the last 3 scheduled cycles"
-        service.last_success = service.trigger.start_date - dt.timedelta(seconds=70)
-        now[0] = service.trigger.start_date
-        assert service.readiness()[0] is True
+        service.health.last_success = service.schedule.trigger.start_date - dt.timedelta(seconds=70)
+        now[0] = service.schedule.trigger.start_date
+        assert service.health.readiness()[0] is True
     finally:
         service.lease.release()
 
@@ -149,17 +149,17 @@ def test_readiness_fails_after_three_scheduled_cycles_without_a_success(tmp_path
     now = [dt.datetime(2026, 11, 26, 12, 0, tzinfo=UTC)]
     service = make_service(tmp_path, Recorder({}), interval=60, clock=lambda: now[0])
     try:
-        assert service.readiness() == (False, {"ready": False, "reason": "no cycle has succeeded yet",
+        assert service.health.readiness() == (False, {"ready": False, "reason": "no cycle has succeeded yet",
                                                "last_success_at": None, "last_status": None, "within_cycles": 3})
-        grid = service.trigger.start_date                      # due times: grid + k * 60 s
-        service.last_success = grid + dt.timedelta(seconds=5)
+        grid = service.schedule.trigger.start_date                      # due times: grid + k * 60 s
+        service.health.last_success = grid + dt.timedelta(seconds=5)
         now[0] = grid + dt.timedelta(seconds=150)              # due at +60 and +120 since: fine
-        assert service.readiness()[0] is True
+        assert service.health.readiness()[0] is True
         now[0] = grid + dt.timedelta(seconds=181)              # +180 too: three missed
-        ready, body = service.readiness()
+        ready, body = service.health.readiness()
         assert not ready and body["reason"] == "no successful cycle in the last 3 scheduled cycles"
-        service.stop_signal = signal.SIGTERM
-        assert service.readiness()[1]["reason"] == "stopping"
+        service.signals.stop.request(signal.SIGTERM)
+        assert service.health.readiness()[1]["reason"] == "stopping"
     finally:
         service.lease.release()
         service.store.close()
