@@ -53,7 +53,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def syncd_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "syncd.cli", *args]
+    """`syncd ARGS` through tests/clock_shift.py, which moves the clock as the test's is moved
+    (TEST_CLOCK_SHIFT_DAYS). -P: the wrapper's folder (tests/) must not shadow any package."""
+    return [sys.executable, "-P", str(ROOT / "tests" / "clock_shift.py"), *args]
 
 
 class Daemon:
