@@ -20,9 +20,17 @@ from syncd.app.connectors import Connectors, salesforce_client
 from syncd.app.cycle import run_forward
 from syncd.cli import main
 from syncd.run.result import RunResult
+from tests.clock_shift import shift_days, shifted
 
 UTC = dt.timezone.utc
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(autouse=True)
+def clock_shift() -> Iterator[None]:
+    """TEST_CLOCK_SHIFT_DAYS=N runs every test with the clock N days on (tests/clock_shift.py)."""
+    with shifted(shift_days()):
+        yield
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,6 +1,10 @@
 """`syncd run` as a real subprocess, for the service tests: its output collected and parsed
-line by line, and ways to wait for an event, send a signal, scrape its HTTP endpoint, and listen
-on a systemd notification socket it writes to."""
+line by line, and ways to wait for an event, send a signal, scrape its HTTP endpoint, listen on a
+systemd notification socket it writes to, and hold an emulator's requests (``Gate``) so that a
+cycle stays in flight exactly as long as a test needs.
+
+Every wait here waits for something to happen, with a generous timeout that only turns a hang
+into a failure; none asserts how fast it happened."""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +53,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def syncd_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "syncd.cli", *args]
+    """`syncd ARGS` through tests/clock_shift.py, which moves the clock as the test's is moved
+    (TEST_CLOCK_SHIFT_DAYS). -P: the wrapper's folder (tests/) must not shadow any package."""
+    return [sys.executable, "-P", str(ROOT / "tests" / "clock_shift.py"), *args]
 
 
 class Daemon:
@@ -61,6 +68,7 @@ class Daemon:
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self._changed = threading.Condition()
+        self._pumps: list[threading.Thread] = []
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> "Daemon":
@@ -68,7 +76,9 @@ class Daemon:
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                         env=self.env, cwd=self.config.parent)
         for stream, lines in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr)):
-            threading.Thread(target=self._pump, args=(stream, lines), daemon=True).start()
+            pump = threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
+            pump.start()
+            self._pumps.append(pump)
         return self
 
     def __enter__(self) -> "Daemon":
@@ -87,6 +97,11 @@ class Daemon:
         with self._changed:
             self._changed.notify_all()
 
+    def _output_complete(self) -> bool:
+        """The process has exited and every line it wrote has been read (both pipes at EOF)."""
+        return self.process is not None and self.process.poll() is not None \
+            and not any(pump.is_alive() for pump in self._pumps)
+
     @property
     def pid(self) -> int:
         assert self.process is not None
@@ -104,38 +119,44 @@ class Daemon:
                  where: Callable[[dict[str, Any]], bool] = lambda e: True) -> list[dict[str, Any]]:
         """Block until ``count`` lines with event ``name`` (matching ``where``) were written."""
         deadline = time.monotonic() + timeout
-        exited_at: float | None = None
         with self._changed:
             while True:
                 found = [e for e in self.events(name) if where(e)]
                 if len(found) >= count:
                     return found
-                if exited_at is None and self.process is not None and self.process.poll() is not None:
-                    exited_at = time.monotonic()          # give the readers a moment for the last lines
-                if exited_at is not None and time.monotonic() - exited_at > 0.5:
+                if self._output_complete():
                     raise AssertionError(f"syncd exited ({self.process.returncode}) before {count} x {name}:\n"
                                          + self.transcript())
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"timed out waiting for {count} x {name}:\n" + self.transcript())
-                self._changed.wait(min(left, 0.2))
+                self._changed.wait(min(left, 0.2))      # the pumps notify; the bound only rechecks exit
 
     def transcript(self, last: int = 40) -> str:
         return "\n".join(self.stdout[-last:] + ["--- stderr ---"] + self.stderr[-last:])
 
     # -- controlling it -------------------------------------------------------------------
-    def signal(self, sig: int) -> float:
+    def signal(self, sig: int) -> None:
         assert self.process is not None
         self.process.send_signal(sig)
-        return time.monotonic()
 
-    def wait(self, timeout: float) -> int:
+    def wait(self, timeout: float = 60.0) -> int:
+        """The exit code, once the process has exited and all its output has been read."""
         assert self.process is not None
         code = self.process.wait(timeout=timeout)
-        time.sleep(0.1)                      # let the pump threads read the last lines
+        for pump in self._pumps:
+            pump.join(timeout=timeout)
         return code
 
-    def stop(self, timeout: float = 20.0) -> int:
+    def wait_held(self, gate: "Gate", timeout: float = 30.0) -> None:
+        """Block until this daemon's cycle waits at ``gate``; fails at once if the daemon exits."""
+        deadline = time.monotonic() + timeout
+        while not gate.is_holding(timeout=0.2):     # the bound only rechecks the process
+            if self._output_complete() or time.monotonic() > deadline:
+                raise AssertionError(f"syncd never reached the gate ({gate.method} *{gate.path_contains}*):\n"
+                                     + self.transcript())
+
+    def stop(self, timeout: float = 60.0) -> int:
         self.signal(signal.SIGTERM)
         return self.wait(timeout)
 
@@ -170,8 +191,9 @@ class NotifyListener:
         self.name = f"@syncd-test-{uuid.uuid4().hex}"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind("\0" + self.name[1:])
-        self.sock.settimeout(0.2)
+        self.sock.settimeout(0.2)                   # how often the reader checks it should stop
         self.messages: list[dict[str, str]] = []
+        self._changed = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -181,7 +203,7 @@ class NotifyListener:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        self._thread.join(timeout=5)
         self.sock.close()
 
     def _run(self) -> None:
@@ -193,16 +215,96 @@ class NotifyListener:
             except OSError:
                 return
             fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
-            self.messages.append(fields)
+            with self._changed:
+                self.messages.append(fields)
+                self._changed.notify_all()
 
     def with_key(self, key: str) -> list[dict[str, str]]:
-        return [m for m in list(self.messages) if key in m]
+        with self._changed:
+            return [m for m in self.messages if key in m]
 
-    def wait_for(self, key: str, count: int = 1, timeout: float = 20.0) -> list[dict[str, str]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.with_key(key)
-            if len(found) >= count:
-                return found
-            time.sleep(0.05)
-        raise AssertionError(f"no {count} x {key} in {self.messages}")
+    def wait_for(self, key: str, count: int = 1, timeout: float = 30.0) -> list[dict[str, str]]:
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.with_key(key)) >= count, timeout):
+                raise AssertionError(f"no {count} x {key} in {self.messages}")
+            return self.with_key(key)
+
+
+class Gate:
+    """Holds an emulator's matching requests until the test lets them through: a cycle stays in
+    flight, blocked on its next request, for exactly as long as the test needs, without sleeping.
+
+    ``allow(n)`` lets n more through and holds the rest; ``open()`` lets everything through (the
+    default). A held request is handled normally once let through, even when the client that
+    sent it has gone (then it is a write Salesforce applied but syncd never recorded)."""
+
+    def __init__(self, method: str, path_contains: str) -> None:
+        self.method = method
+        self.path_contains = path_contains
+        self._changed = threading.Condition()
+        self._permits: int | None = None          # None: open
+        self.holding = 0                          # requests waiting at the gate
+        self.inside = 0                           # requests let through, still being handled
+
+    def matches(self, request: Any) -> bool:
+        return request.method == self.method and self.path_contains in request.path
+
+    def allow(self, count: int) -> None:
+        with self._changed:
+            self._permits = count
+            self._changed.notify_all()
+
+    def open(self) -> None:
+        with self._changed:
+            self._permits = None
+            self._changed.notify_all()
+
+    @contextmanager
+    def passing(self, request: Any) -> Iterator[None]:
+        """Around the emulator's handling of one request."""
+        if not self.matches(request):
+            yield
+            return
+        with self._changed:
+            self.holding += 1
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self._permits is None or self._permits > 0)
+            if self._permits is not None:
+                self._permits -= 1
+            self.holding -= 1
+            self.inside += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.inside -= 1
+                self._changed.notify_all()
+
+    def is_holding(self, timeout: float) -> bool:
+        """Whether a request waits at the gate (the cycle that sent it is blocked there), waiting
+        at most ``timeout`` for one to arrive. To wait for a daemon's, use ``Daemon.wait_held``."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.holding > 0, timeout)
+
+    def wait_until_handled(self, timeout: float = 30.0) -> None:
+        """Until nothing waits at the gate and the emulator has handled (applied) what it let through."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.holding == 0 and self.inside == 0, timeout):
+                raise AssertionError(f"requests still at the gate ({self.method} *{self.path_contains}*)")
+
+
+def gated(emulator_class: type) -> type:
+    """``emulator_class`` with a ``gate`` in front of its API (see Gate)."""
+
+    class Gated(emulator_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, gate: Gate, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.gate = gate
+
+        def dispatch(self, request):  # noqa: ANN001, ANN201 - werkzeug types, as the base class
+            request.get_data()        # the whole request has arrived before it is held
+            with self.gate.passing(request):
+                return super().dispatch(request)
+
+    Gated.__name__ = Gated.__qualname__ = f"Gated{emulator_class.__name__}"
+    return Gated

@@ -13,7 +13,7 @@ import pytest
 
 from syncd.cli import cli, main
 from syncd.core.errors import ExitCode
-from syncd.logs import SecretScrubber
+from syncd.app.logs import SecretScrubber
 from syncd.mapping import mapping_json_schema
 from tests.conftest import qualified
 

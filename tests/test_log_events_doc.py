@@ -9,7 +9,10 @@ from tests.daemon import documented_events
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [p for folder in ("syncd", "connectors", "state") for p in (ROOT / folder).rglob("*.py")]
-EMITTED = re.compile(r"""(?:log\.(?:debug|info|warning|error|exception|critical)\(\s*|_exit_now\(\w+,\s*|"event":\s*)"([a-z_]+\.[a-z_.]+)\"""")
+# Where an event name is written: a log call, exit_now(signum, "..."), a `killed_event="..."`
+# argument (the line a second signal logs), or a command's output object.
+EMITTED = re.compile(r"""(?:log\.(?:debug|info|warning|error|exception|critical)\(\s*|exit_now\(\w+,\s*"""
+                     r"""|\w*_event=\s*|"event":\s*)"([a-z_]+\.[a-z_.]+)\"""")
 
 
 def emitted_events() -> dict[str, str]:

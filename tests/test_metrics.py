@@ -9,7 +9,8 @@ from collections import Counter
 
 from syncd.run.result import CycleResult
 from syncd.core.errors import QuotaExhausted
-from syncd.metrics import HealthServer, Metrics
+from syncd.service.metrics import Metrics
+from syncd.service.endpoint import HealthServer
 from syncd.core.records import Rejection
 from syncd.run.result import RunResult
 from tests.daemon import http_get

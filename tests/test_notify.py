@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.notify import Notifier
+from syncd.service.notify import Notifier
 
 
 @pytest.fixture

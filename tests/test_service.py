@@ -1,7 +1,9 @@
 """`syncd run` as a real service process against the emulators (issue #4's acceptance points).
 
-Each test starts `python -m syncd.cli run` as a subprocess; the emulators run in this process and
-count every API request they answer, which is what the daemon's metrics are checked against.
+Each test starts `syncd run` as a subprocess (tests/daemon.py); the emulators run in this process
+and count every API request they answer, which is what the daemon's metrics are checked against.
+Where a test needs a cycle in a given state (between two cycles, in the middle of a batch), it
+holds the cycle's next request at a gate in front of an emulator instead of timing its actions.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ import re
 import signal
 import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,45 +26,42 @@ from emulators.salesforce import SalesforceEmulator
 from emulators.stack import start_stack
 from syncd.core.errors import ExitCode
 from tests.conftest import Syncd, qualified
-from tests.daemon import (Daemon, NotifyListener, clean_env, documented_events, free_port, http_get, sample,
-                          scrape, syncd_command)
+from tests.daemon import (Daemon, Gate, NotifyListener, clean_env, documented_events, free_port, gated, http_get,
+                          sample, scrape, syncd_command)
 
 PIPELINE = "hubspot-to-salesforce"
 BUNDLED_MAPPING = Path(mappings.__file__).parent / "hubspot-to-salesforce.yaml"
 COMMON_FIELDS = {"event", "level", "timestamp", "run_id", "pipeline", "leg", "exception", "logger"}
 
 
-class SlowWrites(SalesforceEmulator):
-    """Answers each Collections write after ``write_delay`` seconds, and, once ``hold`` is cleared,
-    keeps every later write waiting until it is set again: a cycle that can be interrupted in the
-    middle, deterministically, whatever the machine's load."""
+SEARCH = ("POST", "/crm/v3/objects/contacts/search")
+COLLECTIONS_WRITE = ("PATCH", "/composite/sobjects")
 
-    write_delay = 0.0
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - the base class's
-        super().__init__(*args, **kwargs)
-        self.hold = threading.Event()
-        self.hold.set()
+@dataclass
+class GatedStack(Syncd):
+    """The emulators with a gate in front of HubSpot's contact search (each cycle's first API
+    call) and one in front of Salesforce's Collections writes. Both start open."""
 
-    def dispatch(self, request):  # noqa: ANN001, ANN201 - werkzeug types, as the base class
-        if request.method == "PATCH" and "/composite/sobjects" in request.path:
-            if self.write_delay:
-                time.sleep(self.write_delay)
-            self.hold.wait(timeout=60)
-        return super().dispatch(request)
+    searches: Gate = field(default_factory=lambda: Gate(*SEARCH))
+    writes: Gate = field(default_factory=lambda: Gate(*COLLECTIONS_WRITE))
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Syncd]:
+def stack(tmp_path: Path) -> Iterator[GatedStack]:
+    searches, writes = Gate(*SEARCH), Gate(*COLLECTIONS_WRITE)
     # Rate limits on, so HubSpot's non-search answers carry X-HubSpot-RateLimit-Daily-Remaining.
-    emulators = start_stack(tmp_path / "stack", hubspot=HubSpotEmulator(access_tokens=()), salesforce=SlowWrites())
+    emulators = start_stack(tmp_path / "stack", hubspot=gated(HubSpotEmulator)(access_tokens=(), gate=searches),
+                            salesforce=gated(SalesforceEmulator)(gate=writes))
     try:
-        yield Syncd(emulators, tmp_path)
+        yield GatedStack(emulators, tmp_path, searches, writes)
     finally:
+        searches.open()                 # no emulator thread stays blocked after the test
+        writes.open()
         emulators.stop()
 
 
-def configure(stack: Syncd, *, interval: int = 1, port: int | None = None, shutdown: int = 10,
+def configure(stack: Syncd, *, interval: int = 1, port: int | None = None, shutdown: int = 60,
               mapping: Path | None = None) -> Path:
     extra = f"schedule:\n  interval_seconds: {interval}\n  shutdown_timeout_seconds: {shutdown}\n"
     if port is not None:
@@ -75,24 +73,6 @@ def api_counts(stack: Syncd) -> tuple[int, int]:
     """API requests each emulator answered (Salesforce's OAuth token calls are not API calls)."""
     salesforce = stack.salesforce.requests
     return stack.hubspot.requests.count(), salesforce.count() - salesforce.count(path_contains="/oauth2/token")
-
-
-def scrape_between_cycles(stack: Syncd, port: int, timeout: float = 15.0) -> tuple[dict, tuple[int, int]]:
-    """/metrics at a moment no cycle is in flight: the emulators' counts did not move while we
-    scraped and equal what the metrics say. Gives up (failing the test) if they never agree.
-    Returns the metrics and the emulators' (HubSpot, Salesforce) API call counts at that moment."""
-    deadline = time.monotonic() + timeout
-    while True:
-        before = api_counts(stack)
-        metrics = scrape(port)
-        after = api_counts(stack)
-        said = (sample(metrics, "syncd_api_calls_total", system="hubspot"),
-                sample(metrics, "syncd_api_calls_total", system="salesforce"))
-        if before == after == said:
-            return metrics, after
-        if time.monotonic() > deadline:
-            raise AssertionError(f"metrics say {said} API calls, the emulators counted {after}")
-        time.sleep(0.1)
 
 
 def assert_logs_are_documented_json_without_secrets(daemon: Daemon, stack: Syncd) -> None:
@@ -112,40 +92,47 @@ def assert_logs_are_documented_json_without_secrets(daemon: Daemon, stack: Syncd
 
 
 # -- acceptance 1 and 6 -----------------------------------------------------------------------
-def test_the_service_runs_cycles_on_schedule_and_its_metrics_and_readiness_match_the_emulators(stack):
+def test_the_service_runs_cycles_on_schedule_and_its_metrics_match_the_emulators(stack):
     ids = stack.hubspot.create_contacts(qualified(5))
     port = free_port()
+    # Two cycles go through; the third is held at its first API call (one search page: 5 contacts),
+    # so the metrics and the emulators' counts are compared while no cycle is half done.
+    stack.searches.allow(2)
     with Daemon(configure(stack, interval=1, port=port)) as daemon:
         started = daemon.wait_for("service.started")[0]
         assert started["schedule"] == "every 1s" and started["pid"] == daemon.pid
-        daemon.wait_for("service.cycle_finished", count=2)
-        metrics, (hubspot_calls, salesforce_calls) = scrape_between_cycles(stack, port)
-        cycles = sample(metrics, "syncd_cycles_total", status="ok")
-        assert cycles >= 2 and sample(metrics, "syncd_cycle_duration_seconds_count") == cycles
+        daemon.wait_held(stack.searches)              # the third cycle, before its first API call
+        hubspot_calls, salesforce_calls = api_counts(stack)
+        metrics = scrape(port)
+        assert (sample(metrics, "syncd_api_calls_total", system="hubspot"),
+                sample(metrics, "syncd_api_calls_total", system="salesforce")) == (hubspot_calls, salesforce_calls)
+        assert sample(metrics, "syncd_cycles_total", status="ok") == 2
+        assert sample(metrics, "syncd_cycle_duration_seconds_count") == 2
         assert sample(metrics, "syncd_cycles_total", status="failed") == 0
-        # records: the 5 contacts were created once and read again (unchanged) by every later cycle
+        # records: the 5 contacts were created once and read again (unchanged) by the second cycle
         assert sample(metrics, "syncd_records_total", direction="forward", outcome="created") == 5 \
             == len(stack.leads_by_hubspot_id()) == len(ids)
-        assert sample(metrics, "syncd_records_total", direction="forward", outcome="read") == 5 * cycles
-        assert sample(metrics, "syncd_records_total", direction="forward", outcome="unchanged") == 5 * (cycles - 1)
+        assert sample(metrics, "syncd_records_total", direction="forward", outcome="read") == 10
+        assert sample(metrics, "syncd_records_total", direction="forward", outcome="unchanged") == 5
         # quota left, as each system reported it in its last answer: every HubSpot call counts
         # against the daily limit, every Salesforce REST call (not the OAuth ones) against the org's
         assert sample(metrics, "syncd_api_quota_remaining", system="hubspot") == \
             stack.hubspot.daily_limit - hubspot_calls
         assert sample(metrics, "syncd_api_quota_remaining", system="salesforce") == \
             stack.salesforce.api_limit - salesforce_calls
+        finished = [dt.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))
+                    for e in daemon.events("service.cycle_finished")]
         last_success = sample(metrics, "syncd_last_success_timestamp_seconds")
-        assert abs(time.time() - last_success) < 30
+        assert finished[0].timestamp() <= last_success <= finished[1].timestamp()    # the second cycle's end
         assert sample(metrics, "syncd_next_cycle_timestamp_seconds") > last_success
         assert sample(metrics, "syncd_lease_held") == 1
         # The connectors live across cycles: one Salesforce login for the daemon's whole life.
         assert stack.salesforce.requests.count(path_contains="/oauth2/token") == 1
-
-        status, content_type, body = http_get(f"http://127.0.0.1:{port}/readyz")
-        assert (status, content_type) == (200, "application/json") and json.loads(body)["ready"] is True
         status, _, body = http_get(f"http://127.0.0.1:{port}/healthz")
         assert status == 200 and json.loads(body)["status"] == "alive"
         assert http_get(f"http://127.0.0.1:{port}/nothing")[0] == 404
+
+        stack.searches.open()
         assert daemon.stop() == 0
     assert daemon.events("service.stopped")
     assert_logs_are_documented_json_without_secrets(daemon, stack)
@@ -165,15 +152,27 @@ def test_a_failed_cycle_is_logged_counted_by_its_error_code_and_retried_on_the_n
         daemon.wait_for("service.cycle_finished", where=lambda e: e["status"] == "ok")
         assert daemon.process.poll() is None                  # the same process, still running
         assert sorted(stack.leads_by_hubspot_id()) == sorted(ids)
-        metrics, _ = scrape_between_cycles(stack, port)
+        metrics = scrape(port)
         assert sample(metrics, "syncd_cycles_total", status="failed") == 1
         assert sample(metrics, "syncd_remote_errors_total", system="hubspot", code="INVALID_AUTHENTICATION") == 1
-        assert http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200
         assert daemon.stop() == 0
     assert_logs_are_documented_json_without_secrets(daemon, stack)
 
 
 # -- acceptance 2 -----------------------------------------------------------------------------
+def store_counts(stack: Syncd) -> dict[str, object]:
+    """What state says: links committed, the contacts cursor, who holds the lease."""
+    from state.lease import current_lease
+
+    store = stack.store()
+    try:
+        return {"links": store.count_links(PIPELINE),
+                "cursor": store.get_cursor(PIPELINE, "hubspot.contacts.lastmodifieddate"),
+                "lease": current_lease(store, PIPELINE)}
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("signals, expected_code", [
     ([signal.SIGTERM], 0),
     ([signal.SIGTERM, signal.SIGTERM], 128 + signal.SIGTERM),
@@ -181,39 +180,43 @@ def test_a_failed_cycle_is_logged_counted_by_its_error_code_and_retried_on_the_n
 ], ids=["sigterm-finishes-the-batch-and-exits-0", "second-sigterm-exits-at-once", "kill-9"])
 def test_stopping_the_service_mid_cycle_keeps_state_consistent_and_a_rerun_converges(stack, signals, expected_code,
                                                                                    capsys):
-    total = 1400                                       # 7 batches of 200, written 4 at a time
+    total = 1400                     # 7 batches of 200; the daemon sends up to 4 at a time
     ids = stack.hubspot.create_contacts(qualified(total))
-    shutdown_bound = 10
-    with Daemon(configure(stack, interval=3600, shutdown=shutdown_bound)) as daemon:
-        daemon.wait_for("salesforce.batch_written")    # mid-cycle: one batch in ...
-        stack.salesforce.hold.clear()                  # ... the next ones held in flight
-        sent = daemon.signal(signals[0])
-        if len(signals) > 1:
-            daemon.wait_for("service.stopping")
-            daemon.signal(signals[1])
-        elif signals == [signal.SIGTERM]:
-            daemon.wait_for("service.stopping")
-        stack.salesforce.hold.set()                    # the writes in flight may now finish
-        code = daemon.wait(timeout=shutdown_bound + 5)
-        elapsed = time.monotonic() - sent
+    stack.writes.allow(1)            # the first batch is written; the next ones are held in flight
+    with Daemon(configure(stack, interval=3600)) as daemon:
+        daemon.wait_held(stack.writes)                             # mid-cycle: one batch in, more to go
+        daemon.signal(signals[0])
+        if signals[0] == signal.SIGTERM:
+            daemon.wait_for("service.stopping")                    # the first signal has been handled
+            if len(signals) > 1:
+                daemon.signal(signals[1])                          # ... and the batches are still in flight
+            else:
+                stack.writes.open()                                # the batches in flight are answered
+        code = daemon.wait()
+        committed = store_counts(stack)
+        stack.writes.open()              # a write sent before a kill still reaches Salesforce ...
+        stack.writes.wait_until_handled()                          # ... but syncd never recorded it
     assert code == expected_code, daemon.transcript()
-    assert elapsed < shutdown_bound
+    assert not daemon.events("service.stop_timeout")
     written = len(stack.leads_by_hubspot_id())
-    assert 200 <= written < total                      # it really was stopped mid-cycle
-    store = stack.store()
-    try:
-        if signals == [signal.SIGTERM]:
-            # The batch in flight was finished and committed; the cursor stayed; the lock was freed.
-            assert daemon.events("run.stopping") and daemon.events("service.stopped")
-            forward = [e for e in daemon.events("run.finished") if e.get("leg") == "forward"]
-            assert [e["status"] for e in forward] == ["interrupted"]
-            assert forward[0]["created"] == written == store.count_links(PIPELINE)
-            assert store.get_cursor(PIPELINE, "hubspot.contacts.lastmodifieddate") is None
-            from state.lease import current_lease
-            assert current_lease(store, PIPELINE) is None
-            assert_logs_are_documented_json_without_secrets(daemon, stack)
-    finally:
-        store.close()
+    if signals == [signal.SIGTERM]:
+        # The batches in flight were finished and committed, nothing more was sent; the cursor
+        # stayed; the lock was freed.
+        assert daemon.events("run.stopping") and daemon.events("service.stopped")
+        forward = [e for e in daemon.events("run.finished") if e.get("leg") == "forward"]
+        assert [e["status"] for e in forward] == ["interrupted"]
+        assert 400 <= forward[0]["created"] == written == committed["links"] < total
+        assert committed == {"links": written, "cursor": None, "lease": None}
+        assert_logs_are_documented_json_without_secrets(daemon, stack)
+    else:
+        # Only the batch answered before the stop is in state; the ones in flight reached
+        # Salesforce without being recorded: the rerun repeats them (idempotent upserts).
+        assert committed["links"] == 200 and committed["cursor"] is None
+        assert 400 <= written < total
+        if signals[0] == signal.SIGTERM:
+            (killed,) = daemon.events("service.killed")
+            assert (killed["signal"], killed["exit_code"], killed["reason"]) == ("SIGTERM", 143, "second signal")
+
     capsys.readouterr()
     assert stack.cli("run", "--once") == ExitCode.OK    # takes over a dead holder's lease at once
     rerun = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -263,12 +266,17 @@ def test_sighup_with_a_broken_mapping_keeps_the_old_one_and_a_good_one_is_used_b
 
 
 # -- acceptance 4 and `syncd status` ------------------------------------------------------------
-def test_a_second_syncer_is_refused_naming_the_holder_writes_nothing_and_status_shows_the_daemon(stack, capsys):
+def test_a_second_syncer_is_refused_naming_the_holder_writes_nothing_and_status_and_readyz_show_the_daemon(
+        stack, capsys):
     stack.hubspot.create_contacts(qualified(2))
-    config = configure(stack, interval=3600)
+    port = free_port()
+    # Hourly, so the start-up cycle keeps the daemon ready (for 3 hours) whatever the machine's pace.
+    config = configure(stack, interval=3600, port=port)
     holder = f"pid {{pid}} on {socket.gethostname()}"
     with Daemon(config) as daemon:
         daemon.wait_for("service.cycle_scheduled")
+        status, content_type, body = http_get(f"http://127.0.0.1:{port}/readyz")
+        assert (status, content_type) == (200, "application/json") and json.loads(body)["ready"] is True, body
         new_ids = stack.hubspot.create_contacts(qualified(2, start=10))
         before = (api_counts(stack), len(stack.leads()))
 

@@ -6,7 +6,7 @@ import json
 
 import structlog
 
-from syncd.logs import configure_logging
+from syncd.app.logs import configure_logging
 
 SECRET = "-----BEGIN PRIVATE KEY-----" + "k" * 200 + "-----END PRIVATE KEY-----"
 

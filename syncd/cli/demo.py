@@ -28,7 +28,7 @@ from syncd.app.cycle import run_cycle
 from syncd.cli import console as views
 from syncd.demo.sales import LoopResult, close_the_loop
 from syncd.demo.seed import seed
-from syncd.logs import configure_logging
+from syncd.app.logs import configure_logging
 from syncd.report import to_table
 from syncd.run.result import CycleResult
 

@@ -16,7 +16,7 @@ from syncd.app.cycle import run_cycle
 from syncd.cli import console
 from syncd.cli.common import Exit, config_option, fail, stderr, stdout
 from syncd.core.errors import ConfigError, SyncdError
-from syncd.logs import configure_logging
+from syncd.app.logs import configure_logging
 from syncd.run.result import CycleResult
 from syncd.service import graceful_stop, serve
 

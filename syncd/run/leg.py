@@ -125,23 +125,14 @@ class LegRunner:
     def _stream(self, leg: Leg[Any, Any], result: RunResult, window: Window, retry_ids: list[str], dry_run: bool,
                 should_stop: Callable[[], bool], cursors: dict[str, str]) -> bool:
         """Read, plan and write the window; True when a stop request cut it short."""
-        buffers: dict[str, list[Any]] = defaultdict(list)
-        held: list[Written[Any]] = []         # the last write's commit: it carries the cursor
-        stopped = announced = False
-
-        def record(written: Written[Any]) -> None:
-            self._absorb(result, written.counts, written.rejections)
-            self.progress.written(written.records)
-            if held:
-                leg.commit(held.pop().commit, result.run_id, None)
-            held.append(written)
-
+        announced = False
         with Stream(leg.pages(window, retry_ids), leg.prepare, workers=self.readers, name=leg.name) as pages, \
                 Writes[Written[Any]](self.writers, name=leg.name) as writes:
+            writing = _Writing(self, leg, result, writes, should_stop, cursors)
             try:
                 for prepared in pages:
-                    if should_stop():
-                        stopped = True
+                    if writing.stopped or should_stop():
+                        writing.stopped = True
                         break
                     if not announced:
                         self.progress.started(prepared.total)
@@ -150,37 +141,17 @@ class LegRunner:
                     self._absorb(result, prepared.counts, prepared.rejections)
                     if dry_run:
                         getattr(result, leg.planned_key).extend(prepared.planned)
-                        continue
-                    if prepared.commit is not None:
-                        leg.commit(prepared.commit, result.run_id, None)
-                    for group, items in prepared.writes.items():
-                        buffers[group].extend(items)
-                        while len(buffers[group]) >= leg.write_size:
-                            chunk, buffers[group] = buffers[group][:leg.write_size], buffers[group][leg.write_size:]
-                            writes.submit(lambda g=group, c=chunk: leg.write(g, c))
-                    for written in writes.ready():
-                        record(written)
+                    else:
+                        writing.add(prepared)
                 if not announced:
                     self.progress.started(0)
-                for group, items in buffers.items():     # a stop still sends what it planned
-                    for start in range(0, len(items), leg.write_size):
-                        writes.submit(lambda g=group, c=items[start:start + leg.write_size]: leg.write(g, c))
-                for written in writes.finish():
-                    record(written)
-            except BaseException:
-                for written in writes.salvage():
-                    record(written)
-                if held:
-                    leg.commit(held.pop().commit, result.run_id, None)
+                writing.finish()
+            except Exception:
+                writing.salvage()
                 raise
-        if dry_run:
-            return stopped
-        final = None if stopped else cursors
-        if held:
-            leg.commit(held.pop().commit, result.run_id, final)
-        elif final:
-            self.store.set_cursors(self.pipeline, final)
-        return stopped
+        if not (dry_run or writing.stopped or writing.cursor_moved):
+            self.store.set_cursors(self.pipeline, cursors)       # a window with nothing to write
+        return writing.stopped
 
     @staticmethod
     def _absorb(result: RunResult, counts: Counter, rejections: list[Rejection]) -> None:
@@ -223,3 +194,66 @@ class LegRunner:
         log.info("run.finished", run_id=result.run_id, pipeline=self.pipeline, leg=result.leg, status=result.status,
                  exit_code=int(result.exit_code), duration_seconds=result.duration_seconds,
                  api_calls=result.api_calls, **result.count_dict())
+
+
+class _Writing:
+    """The writes of one run: grouped into full calls, a few in flight at once, each answer
+    committed as soon as it comes back; the answer that leaves nothing in flight and nothing
+    unsent also moves the cursor, in the same transaction. After a stop request no write is sent
+    any more: the ones in flight are awaited and committed, the rest is left to the next run
+    (the cursor stays, so it reads the window again)."""
+
+    def __init__(self, runner: LegRunner, leg: Leg[Any, Any], result: RunResult, writes: Writes[Written[Any]],
+                 should_stop: Callable[[], bool], cursors: dict[str, str]) -> None:
+        self.runner, self.leg, self.result, self.writes = runner, leg, result, writes
+        self.should_stop = should_stop
+        self.cursors = cursors
+        self.buffers: dict[str, list[Any]] = defaultdict(list)
+        self.stopped = self.cursor_moved = self.failed = self.exhausted = False
+
+    def add(self, prepared: Prepared[Any, Any]) -> None:
+        if prepared.commit is not None:
+            self.leg.commit(prepared.commit, self.result.run_id, None)
+        size = self.leg.write_size
+        for group, items in prepared.writes.items():
+            buffer = self.buffers[group]
+            buffer.extend(items)
+            while len(buffer) >= size and not self.stopped:
+                self._send(group, buffer[:size])
+                del buffer[:size]
+        for written in self.writes.finished():
+            self._record(written)
+
+    def finish(self) -> None:
+        """Send what is left in the buffers (unless stopped), then wait for every answer."""
+        for group, items in self.buffers.items():
+            for start in range(0, len(items), self.leg.write_size):
+                if not self.stopped:
+                    self._send(group, items[start:start + self.leg.write_size])
+        self.exhausted = True
+        while self.writes.pending():
+            for written in self.writes.finished(block=True):
+                self._record(written)
+
+    def salvage(self) -> None:
+        """The run failed: still record the writes that went through (never the cursor). A kill
+        or an interrupt does no more work; the next run repeats those writes, harmlessly."""
+        self.failed = True
+        for written in self.writes.salvage():
+            self._record(written)
+
+    def _send(self, group: str, chunk: list[Any]) -> None:
+        while not self.writes.room():        # record what comes back while waiting for a writer
+            for written in self.writes.finished(block=True):
+                self._record(written)
+        if self.should_stop():               # asked while this write waited: send nothing more
+            self.stopped = True
+            return
+        self.writes.submit(lambda: self.leg.write(group, chunk))
+
+    def _record(self, written: Written[Any]) -> None:
+        self.runner._absorb(self.result, written.counts, written.rejections)
+        self.runner.progress.written(written.records)
+        last = self.exhausted and not (self.stopped or self.failed) and self.writes.pending() == 0
+        self.leg.commit(written.commit, self.result.run_id, self.cursors if last else None)
+        self.cursor_moved |= last

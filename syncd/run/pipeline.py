@@ -92,8 +92,8 @@ class Stream(Generic[T, R]):
 
 
 class Writes(Generic[W]):
-    """At most ``workers`` writes in flight. ``submit`` waits for a free writer; ``ready`` hands
-    back the results of writes that finished (a failed write raises there, once)."""
+    """At most ``workers`` writes in flight; ``finished`` hands back the results of the writes
+    that came back, so the caller can record each as soon as it does."""
 
     def __init__(self, workers: int = 4, *, name: str = "leg") -> None:
         self._workers = workers
@@ -113,22 +113,23 @@ class Writes(Generic[W]):
             self._in_flight -= done
             self._done.extend(done)
 
+    def room(self) -> bool:
+        return len(self._in_flight) < self._workers
+
     def submit(self, write: Callable[[], W]) -> None:
-        while len(self._in_flight) >= self._workers:
-            self._collect(block=True)
+        assert self.room(), "wait for room first: finished() with block=True"
         self._in_flight.add(self._pool.submit(write))
 
-    def ready(self) -> Iterator[W]:
-        self._collect(block=False)
+    def pending(self) -> int:
+        """Writes not yet handed back: in flight, or finished and waiting."""
+        return len(self._in_flight) + len(self._done)
+
+    def finished(self, block: bool = False) -> Iterator[W]:
+        """The results of writes that finished; with ``block``, waiting for at least one when
+        none has. A failed write raises here, once."""
+        self._collect(block=block and not self._done)
         while self._done:
             yield self._done.popleft().result()
-
-    def finish(self) -> Iterator[W]:
-        """Every remaining write's result, as each finishes."""
-        while self._in_flight or self._done:
-            self._collect(block=not self._done)
-            while self._done:
-                yield self._done.popleft().result()
 
     def salvage(self) -> list[W]:
         """After a failure elsewhere: the results of the writes that did go through (a write that

@@ -1,4 +1,4 @@
-"""Prometheus metrics and the health endpoints: a few nouns with labels, in one module.
+"""Prometheus metrics: a few nouns with labels, in one module.
 
 | metric | type | labels |
 |---|---|---|
@@ -16,22 +16,16 @@
 They are updated from each cycle's results, where the service writes its canonical
 ``service.cycle_finished`` line (each leg's ``run.finished`` line carries the same counts).
 
-The HTTP endpoint (``metrics.listen``; off by default) serves ``/metrics``, ``/healthz`` (the
-process is alive and its scheduler runs) and ``/readyz`` (the last successful cycle finished less
-than ``READY_WITHIN_CYCLES`` scheduled cycles ago); 503 with a JSON reason otherwise.
+The service serves them on ``metrics.listen`` (``syncd.service.endpoint``), beside ``/healthz``
+and ``/readyz`` (``syncd.service.health``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import socket
 import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
@@ -40,16 +34,11 @@ from syncd.core.errors import RemoteError
 if TYPE_CHECKING:
     from syncd.run.result import CycleResult
 
-log = structlog.get_logger("syncd.metrics")
-
-READY_WITHIN_CYCLES = 3             # /readyz fails once this many scheduled cycles passed without a success
 SUCCESS_STATUSES = ("ok", "partial", "dry_run")
 CYCLE_STATUSES = ("ok", "partial", "failed", "interrupted", "crashed", "dry_run")
 SYSTEMS = ("hubspot", "salesforce")
 TARGET_SYSTEM = {"forward": "salesforce", "back": "hubspot"}      # the system each leg writes to
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
-
-Check = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 class Metrics:
@@ -132,69 +121,3 @@ class Metrics:
         encoder, content_type = choose_encoder(accept)
         with self._lock:
             return encoder(self.registry), content_type
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A scraper that hangs up mid-answer is not worth a traceback on stderr.
-        log.debug("metrics.request_failed", client=str(client_address[0]))
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class HealthServer:
-    """``/metrics``, ``/healthz`` and ``/readyz`` on one address, from a daemon thread."""
-
-    def __init__(self, address: tuple[str, int], metrics: Metrics, *, live: Check, ready: Check) -> None:
-        host, port = address
-        handler = _handler(metrics, live, ready)
-        server_class = _Server6 if ":" in host else _Server
-        self._server = server_class((host, port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    def start(self) -> "HealthServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _handler(metrics: Metrics, live: Check, ready: Check) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "syncd"
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._send(200, *metrics.exposition(self.headers.get("Accept", "")))
-            elif path in ("/healthz", "/readyz"):
-                ok, body = (live if path == "/healthz" else ready)()
-                self._send(200 if ok else 503, json.dumps(body, default=str).encode() + b"\n",
-                           "application/json")
-            else:
-                self._send(404, b'{"error": "not found; try /metrics, /healthz or /readyz"}\n',
-                           "application/json")
-
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from http.server
-            pass                                                  # scrapes every 15 s: no access log
-
-    return Handler
