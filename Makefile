@@ -18,8 +18,12 @@ install: $(BIN)/syncd
 demo: install
 	$(BIN)/syncd demo
 
+# The layers (import-linter contracts in pyproject.toml), the suite, and the suite again with the
+# clock a year ahead (tests/clock_shift.py): nothing may depend on today's date.
 test: install systemd-analyze
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	TEST_CLOCK_SHIFT_DAYS=365 $(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # tests/test_systemd_units.py runs `systemd-analyze verify` on the unit files. Install it when we
 # can (root, or password-less sudo, with apt-get); otherwise that test is skipped with the reason.

@@ -33,6 +33,15 @@ class Window:
     limit: int
     seconds: float
 
+    @property
+    def span(self) -> float:
+        """The window as the limiter applies it: a hair longer than the server's, so that a call
+        landing exactly on its edge (or a clock reading rounded the other way) is never counted twice."""
+        return self.seconds + MARGIN_SECONDS
+
+
+MARGIN_SECONDS = 0.005
+
 
 class RateLimiter:
     def __init__(self, windows: Sequence[Window] = (), *, concurrency: int | None = None,
@@ -50,14 +59,14 @@ class RateLimiter:
             return None
         delay = 0.0
         for window, finished in zip(self.windows, self._finished):
-            while finished and finished[0] <= now - window.seconds:
+            while finished and finished[0] <= now - window.span:
                 finished.popleft()
             over = self._in_flight + len(finished) - window.limit + 1     # calls that must age out
             if over <= 0:
                 continue
             if over > len(finished):
                 return None                  # calls in flight alone fill it: wait for one to end
-            delay = max(delay, finished[over - 1] + window.seconds - now)
+            delay = max(delay, finished[over - 1] + window.span - now)
         return delay
 
     def try_acquire(self, now: float) -> float | None:

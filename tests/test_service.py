@@ -14,7 +14,8 @@ import re
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import mappings
 from emulators.hubspot import HubSpotEmulator
 from emulators.salesforce import SalesforceEmulator
 from emulators.stack import start_stack
+from state.lease import current_lease
 from syncd.core.errors import ExitCode
 from tests.conftest import Syncd, qualified
 from tests.daemon import (Daemon, Gate, NotifyListener, clean_env, documented_events, free_port, gated, http_get,
@@ -160,10 +162,17 @@ def test_a_failed_cycle_is_logged_counted_by_its_error_code_and_retried_on_the_n
 
 
 # -- acceptance 2 -----------------------------------------------------------------------------
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``condition`` (state another process writes) until it holds; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never held")
+        time.sleep(0.02)
+
+
 def store_counts(stack: Syncd) -> dict[str, object]:
     """What state says: links committed, the contacts cursor, who holds the lease."""
-    from state.lease import current_lease
-
     store = stack.store()
     try:
         return {"links": store.count_links(PIPELINE),
@@ -185,6 +194,7 @@ def test_stopping_the_service_mid_cycle_keeps_state_consistent_and_a_rerun_conve
     stack.writes.allow(1)            # the first batch is written; the next ones are held in flight
     with Daemon(configure(stack, interval=3600)) as daemon:
         daemon.wait_held(stack.writes)                             # mid-cycle: one batch in, more to go
+        wait_until(lambda: store_counts(stack)["links"] == 200)   # ... and recorded (writes overlap)
         daemon.signal(signals[0])
         if signals[0] == signal.SIGTERM:
             daemon.wait_for("service.stopping")                    # the first signal has been handled
