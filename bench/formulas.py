@@ -8,9 +8,10 @@ M outcomes changed; ⌈x⌉ is the ceiling; a search is made at least once per c
 - incremental (C changed, all already linked): HubSpot ⌈C/200⌉ search + ⌈C/50⌉ batch read;
   Salesforce 1 token + ⌈C/200⌉ upsert + 1 outcome query (no email lookup for linked contacts).
 - no change: HubSpot 1 search; Salesforce 1 token + 1 outcome query.
-- feedback (M outcomes changed): Salesforce 1 token + ⌈M/2000⌉ outcome queries; HubSpot the
-  forward leg's 1 search + 1 properties read + ⌈M/100⌉ lifecycle-stage batch reads + ⌈M/100⌉
-  batch updates.
+- feedback (M outcomes changed, S of them moving a lifecycle stage): Salesforce 1 token +
+  ⌈M/2000⌉ outcome queries (each Lead comes with its Opportunity); HubSpot the forward leg's 1
+  search + 1 properties read + ⌈S/100⌉ lifecycle-stage batch reads (a stage only moves forward,
+  so the current one must be read first) + ⌈M/100⌉ batch updates.
 - naive baseline: the same job as the first sync with history, so the same minimum.
 
 The OAuth token call is counted apart (``token``) so a table can show it.
@@ -65,8 +66,8 @@ def no_change() -> Minimum:
     return Minimum({"search": 1}, {"token": 1, "outcome_query": 1}, "HS 1 search; SF 1 token + 1 outcome query")
 
 
-def feedback(m: int) -> Minimum:
-    return Minimum({"search": 1, "properties": 1, "batch_read": _c(m, 100), "batch_update": _c(m, 100)},
+def feedback(m: int, moving: int) -> Minimum:
+    return Minimum({"search": 1, "properties": 1, "batch_read": _c(moving, 100), "batch_update": _c(m, 100)},
                    {"token": 1, "outcome_query": max(1, _c(m, 2000))},
-                   "HS 1 search + 1 properties + ⌈M/100⌉ batch read + ⌈M/100⌉ batch update; "
+                   "HS 1 search + 1 properties + ⌈S/100⌉ batch read + ⌈M/100⌉ batch update; "
                    "SF 1 token + ⌈M/2000⌉ outcome query")

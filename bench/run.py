@@ -1,7 +1,7 @@
 """syncd's benchmark: wall time, throughput, API calls against the minimum, memory and CPU.
 
     python bench/run.py [--sizes 10000,20000,100000] [--cases first,nochange,incremental,feedback,searchonly,naive]
-                        [--latency-ms 20] [--naive-contacts 1000] [--json out.json]
+                        [--latency-ms 20] [--naive-contacts N] [--json out.json]
     make bench                       # the default sizes
     python bench/run.py --sizes 2000 # a quick run, about a minute
 
@@ -19,7 +19,7 @@ history, last modified two hours ago so that the look-back window does not read 
 the synced Leads converted in Salesforce with an Opportunity, half closed won, half closed
 lost); then on a fresh org ``searchonly`` (first sync with a mapping whose properties fit in the
 search request: no batch reads); and ``naive`` (one call per record, ``bench/naive.py``) at the
-smallest size only, on its first ``--naive-contacts`` contacts.
+smallest size only (capped by ``--naive-contacts``).
 
 Minimum calls per case: see ``bench/formulas.py``. The rate-limit floor of a case is the larger
 of (HubSpot calls / 19 per second) and (search calls / 5 per second).
@@ -47,6 +47,12 @@ from bench.emulator_process import REPO, EmulatorProcess  # noqa: E402
 from bench.report import print_table  # noqa: E402
 
 ALL_CASES = ("first", "nochange", "incremental", "feedback", "searchonly", "naive")
+# The cycles after the first sync measure their own changes only: the look-back (which re-reads
+# the previous window's last minutes, for HubSpot search's eventual consistency) is off for them.
+# With the default 10 minutes a cycle also re-reads what changed in the previous cycle's last 10
+# minutes: ⌈L/200⌉ more searches for L such contacts (no batch read: an unchanged contact is not
+# read in full again) and ⌈L/2000⌉ more outcome query pages.
+STEADY = {"SYNCD_SYNC__LOOKBACK_MINUTES": "0"}
 SEARCH_ONLY_MAPPING = Path(__file__).resolve().parent / "mappings" / "search-only.yaml"
 
 
@@ -88,10 +94,11 @@ class CaseResult:
         }
 
 
-def measure_child(cmd: list[str]) -> tuple[int, float, float, float, str]:
+def measure_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, float, float, float, str]:
     """Run ``cmd``; (exit code, wall s, peak RSS MB, CPU s, stdout) of that child alone (os.wait4)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
     out: list[str] = []
     err: list[str] = []
     readers = [threading.Thread(target=lambda: out.append(proc.stdout.read())),  # type: ignore[union-attr]
@@ -128,9 +135,9 @@ def syncd_command(config: Path) -> list[str]:
 
 
 def run_case(org: EmulatorProcess, case: str, size: int, records: int, minimum: formulas.Minimum,
-             cmd: list[str]) -> CaseResult:
+             cmd: list[str], env: dict[str, str] | None = None) -> CaseResult:
     org.clear_request_logs()
-    code, wall, rss, cpu, stdout = measure_child(cmd)
+    code, wall, rss, cpu, stdout = measure_child(cmd, env)
     calls = org.calls_by_endpoint()
     result = CaseResult(case, size, records, code, wall, rss, cpu, dict(calls["hubspot"]), dict(calls["salesforce"]),
                         {"hubspot": minimum.hubspot, "salesforce": minimum.salesforce, "total": minimum.total,
@@ -166,12 +173,13 @@ def run_size(size: int, cases: list[str], work: Path, args: argparse.Namespace, 
             if "first" in cases:
                 results.append(run_case(org, "first", size, size, formulas.first_sync(size, history=True), cmd))
             if "nochange" in cases:
-                results.append(run_case(org, "nochange", size, 0, formulas.no_change(), cmd))
+                results.append(run_case(org, "nochange", size, 0, formulas.no_change(), cmd, env=STEADY))
             if "incremental" in cases:
                 changed = list(range(1, size + 1, 100))  # 1 %: every 100th contact (ids are 1..N)
                 org.control("hubspot", "POST", "/contacts/batch-update", {"updates": [
                     {"id": str(i), "properties": {"jobtitle": "Chief Revenue Officer"}} for i in changed]})
-                results.append(run_case(org, "incremental", size, len(changed), formulas.incremental(len(changed)), cmd))
+                results.append(run_case(org, "incremental", size, len(changed), formulas.incremental(len(changed)), cmd,
+                                        env=STEADY))
             if "feedback" in cases:
                 closed = list(range(5, size + 1, 10))  # 10 % of the synced Leads
                 conversions = [{"key": str(hid), "opportunity": (
@@ -182,14 +190,17 @@ def run_size(size: int, cases: list[str], work: Path, args: argparse.Namespace, 
                 failed = [r for r in answer["results"] if r.get("errors")]
                 if failed:
                     print(f"  ! {len(failed)} conversions failed, e.g. {failed[0]}", flush=True)
+                won = sum(1 for c, r in zip(conversions, answer["results"])
+                          if not r.get("errors") and c["opportunity"]["StageName"] == "Closed Won")
                 results.append(run_case(org, "feedback", size, len(closed) - len(failed),
-                                        formulas.feedback(len(closed) - len(failed)), cmd))
+                                        formulas.feedback(len(closed) - len(failed), moving=won), cmd,
+                                        env=STEADY))
     if "searchonly" in cases:
         with seeded_org(work, f"org-{size}-search-only", size, args, mapping=SEARCH_ONLY_MAPPING) as org:
             results.append(run_case(org, "searchonly", size, size, formulas.first_sync(size, history=False),
                                     cmd_for(org.config)))
     if "naive" in cases and smallest:
-        n = min(size, args.naive_contacts)
+        n = min(size, args.naive_contacts or size)
         with seeded_org(work, f"org-{n}-naive", n, args) as org:
             results.append(run_case(org, "naive", n, n, formulas.first_sync(n, history=True),
                                     [sys.executable, str(Path(__file__).with_name("naive.py")),
@@ -204,8 +215,9 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(ALL_CASES), help=f"any of {','.join(ALL_CASES)}")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--hubspot-limits", choices=("real", "off"), default="real")
-    parser.add_argument("--naive-contacts", type=int, default=1000,
-                        help="the naive baseline handles at most this many contacts (it takes ~0.1 s each)")
+    parser.add_argument("--naive-contacts", type=int, default=None,
+                        help="cap the naive baseline at this many contacts (default: the smallest size; "
+                             "it takes ~0.08 s per contact)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the emulators' directories (configs, state)")
     args = parser.parse_args()

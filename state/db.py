@@ -8,14 +8,14 @@ are stored in UTC: PostgreSQL sessions are set to UTC, SQLite hands back naive d
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine, select
 
 from state import models  # noqa: F401 - every table is defined there, for create_all
 from state.models import SchemaVersionRow
@@ -33,6 +33,13 @@ CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's para
 def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def rows_in(session: Session, model: Any, pipeline: str, column: Any, values: Iterable[str]) -> Iterator[Any]:
+    """A pipeline's rows whose ``column`` is one of ``values``, read in chunks under the
+    databases' parameter limits."""
+    for chunk in chunks(list(dict.fromkeys(values))):
+        yield from session.exec(select(model).where(model.pipeline == pipeline, column.in_(chunk)))
 
 
 def aware(moment: dt.datetime | None) -> dt.datetime | None:

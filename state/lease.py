@@ -236,7 +236,7 @@ class Lease:
                                                        table.c.token == self.token))
         log.info("lease.released", pipeline=self.pipeline, holder=self.holder)
 
-    def keep_alive(self, on_lost: Callable[[], None] | None = None) -> "KeepAlive":
+    def keep_alive(self, on_lost: Callable[[], None] | None = None) -> KeepAlive:
         return KeepAlive(self, on_lost)
 
 
@@ -265,7 +265,7 @@ class KeepAlive:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{lease.pipeline}", daemon=True)
 
-    def __enter__(self) -> "KeepAlive":
+    def __enter__(self) -> KeepAlive:
         self._thread.start()
         return self
 

@@ -22,10 +22,9 @@ from typing import Any
 from sqlmodel import select
 
 from state.db import aware as _aware
-from state.db import chunks as _chunks
-from state.db import upsert
+from state.db import rows_in, upsert
 from state.models import FeedbackRejectionRow, LinkRow, OutcomeRow, utcnow
-from state.store import StateStore
+from state.store import StateStore, rejection
 from syncd.core.records import OutcomeState, Rejection
 
 
@@ -77,42 +76,14 @@ class OutcomeStore:
 
     # -- reads -------------------------------------------------------------------------------
     def states_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, OutcomeState]:
-        ids = list(dict.fromkeys(hubspot_ids))
-        found: dict[str, OutcomeState] = {}
         with self.store.session() as session:
-            for chunk in _chunks(ids):
-                for row in session.exec(select(OutcomeRow).where(OutcomeRow.pipeline == pipeline,
-                                                                 OutcomeRow.hubspot_id.in_(chunk))):
-                    found[row.hubspot_id] = _to_state(row)
-        return found
-
-    def states_for_opportunities(self, pipeline: str, opportunity_ids: Iterable[str]) -> dict[str, OutcomeState]:
-        ids = list(dict.fromkeys(opportunity_ids))
-        found: dict[str, OutcomeState] = {}
-        with self.store.session() as session:
-            for chunk in _chunks(ids):
-                for row in session.exec(select(OutcomeRow).where(OutcomeRow.pipeline == pipeline,
-                                                                 OutcomeRow.opportunity_id.in_(chunk))):
-                    found[row.hubspot_id] = _to_state(row)
-        return found
-
-    def opportunity_ids(self, pipeline: str) -> list[str]:
-        """Every Opportunity a handed-over Lead was converted into: followed as it moves."""
-        with self.store.session() as session:
-            return list(session.exec(select(OutcomeRow.opportunity_id).where(
-                OutcomeRow.pipeline == pipeline, OutcomeRow.opportunity_id != None)  # noqa: E711
-                .order_by(OutcomeRow.opportunity_id)))
+            return {row.hubspot_id: _to_state(row) for row in rows_in(
+                session, OutcomeRow, pipeline, OutcomeRow.hubspot_id, hubspot_ids)}
 
     def rejections_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, Rejection]:
-        ids = list(dict.fromkeys(hubspot_ids))
-        found: dict[str, Rejection] = {}
         with self.store.session() as session:
-            for chunk in _chunks(ids):
-                for row in session.exec(select(FeedbackRejectionRow).where(
-                        FeedbackRejectionRow.pipeline == pipeline, FeedbackRejectionRow.hubspot_id.in_(chunk))):
-                    found[row.hubspot_id] = Rejection(row.hubspot_id, row.code, row.message, row.payload_hash,
-                                                      row.retryable)
-        return found
+            return {row.hubspot_id: rejection(row) for row in rows_in(
+                session, FeedbackRejectionRow, pipeline, FeedbackRejectionRow.hubspot_id, hubspot_ids)}
 
     def rejected_ids(self, pipeline: str, *, retryable_only: bool) -> list[str]:
         with self.store.session() as session:

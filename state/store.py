@@ -12,19 +12,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from sqlalchemy import Table, func
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-from state.db import chunks, make_engine, migrate, upsert
-from state.models import CursorRow, LinkRow, RejectionRow, RunRow, utcnow
+from state.db import chunks, make_engine, migrate, rows_in, upsert
+from state.models import CursorRow, LinkRow, RejectionColumns, RejectionRow, RunRow, utcnow
 from syncd.core.records import Link, Rejection
 
 
 def _cut(value: str | None, size: int = 255) -> str | None:
     return value[:size] if value else None
+
+
+def rejection(row: RejectionColumns) -> Rejection:
+    return Rejection(row.hubspot_id, row.code, row.message, row.payload_hash, row.retryable)
 
 
 def _link(row: LinkRow) -> Link:
@@ -51,14 +54,9 @@ class StateStore:
 
     # -- links ----------------------------------------------------------------------------
     def links_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, Link]:
-        ids = list(dict.fromkeys(hubspot_ids))
-        found: dict[str, Link] = {}
         with self.session() as session:
-            for chunk in chunks(ids):
-                rows = session.exec(select(LinkRow).where(LinkRow.pipeline == pipeline,
-                                                          LinkRow.hubspot_id.in_(chunk)))
-                found.update((row.hubspot_id, _link(row)) for row in rows)
-        return found
+            return {row.hubspot_id: _link(row) for row in rows_in(session, LinkRow, pipeline, LinkRow.hubspot_id,
+                                                                  hubspot_ids)}
 
     def count_links(self, pipeline: str) -> int:
         with self.session() as session:
@@ -72,16 +70,9 @@ class StateStore:
 
     # -- rejections -----------------------------------------------------------------------
     def rejections_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, Rejection]:
-        ids = list(dict.fromkeys(hubspot_ids))
-        found: dict[str, Rejection] = {}
         with self.session() as session:
-            for chunk in chunks(ids):
-                rows = session.exec(select(RejectionRow).where(RejectionRow.pipeline == pipeline,
-                                                               RejectionRow.hubspot_id.in_(chunk)))
-                for row in rows:
-                    found[row.hubspot_id] = Rejection(row.hubspot_id, row.code, row.message,
-                                                      row.payload_hash, row.retryable)
-        return found
+            return {row.hubspot_id: rejection(row) for row in rows_in(
+                session, RejectionRow, pipeline, RejectionRow.hubspot_id, hubspot_ids)}
 
     def rejected_ids(self, pipeline: str, *, retryable_only: bool = False) -> list[str]:
         with self.session() as session:

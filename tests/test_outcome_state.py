@@ -26,8 +26,6 @@ def test_an_outcome_state_round_trips_with_its_times_json_fields_and_hash(store,
                          {"Id": "006000000000001AAA", "Amount": 48000.5}, "abc123")
     outcomes.commit(pipeline, states=[state])
     assert outcomes.states_for(pipeline, ["101", "999"]) == {"101": state}
-    assert outcomes.states_for_opportunities(pipeline, ["006000000000001AAA"]) == {"101": state}
-    assert outcomes.opportunity_ids(pipeline) == ["006000000000001AAA"]
     moved = OutcomeState("101", opportunity_id="006000000000001AAA", stage="Negotiation/Review",
                          outcome="opportunity", feedback_hash="def456")
     outcomes.commit(pipeline, states=[moved])                      # an upsert by natural key

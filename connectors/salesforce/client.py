@@ -71,8 +71,9 @@ class SalesforceClient:
 
     @property
     def user_id(self) -> str | None:
-        """The integration user's id, once logged in."""
-        self.sdk
+        """The integration user's id (logging in first if need be)."""
+        if self._token is None:
+            self._connect()
         return self._token.user_id if self._token else None
 
     # -- the one way to call -------------------------------------------------------------

@@ -70,7 +70,7 @@ class Connectors:
         self.outcomes = SalesforceOutcomes(self.salesforce)
 
     @classmethod
-    def build(cls, loaded) -> "Connectors":  # noqa: ANN001 - syncd.app.Loaded
+    def build(cls, loaded) -> Connectors:  # noqa: ANN001 - syncd.app.Loaded
         return cls(hubspot_client(loaded.settings), salesforce_client(loaded.settings))
 
     def calls(self) -> dict[str, int]:

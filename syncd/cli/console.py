@@ -50,7 +50,7 @@ class RunProgress:
         self._read = self._progress.add_task("reading HubSpot", total=None)
         self._write = self._progress.add_task("writing Salesforce", total=None)
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         self._progress.start()
         return self
 

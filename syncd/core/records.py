@@ -144,7 +144,7 @@ class SalesforceLead:
     opportunity_id: str | None           # ConvertedOpportunityId
     modified_at: dt.datetime             # LastModifiedDate (a person's change), else SystemModstamp
     fields: dict[str, Any] = field(default_factory=dict)   # every field read, raw JSON values
-    opportunity: "SalesforceOpportunity | None" = None
+    opportunity: SalesforceOpportunity | None = None
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ class FeedbackProperty(_Closed):
                                    "written only from Salesforce). Without it, reading it both ways is an error.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "FeedbackProperty":
+    def _consistent(self) -> FeedbackProperty:
         if self.type in ("number", "date", "datetime") and (self.values or self.unmapped):
             raise ValueError(f"`values`/`unmapped` translate text; they do not apply to type {self.type}")
         if self.type == "enumeration" and self.from_ != "outcome":

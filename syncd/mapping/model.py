@@ -44,7 +44,7 @@ class Condition(_Closed):
     contains_token: str | None = None
 
     @model_validator(mode="after")
-    def _one_operator(self) -> "Condition":
+    def _one_operator(self) -> Condition:
         used = self.operators()
         if len(used) != 1:
             names = "equals, not_equals, in, not_in, gt, gte, lt, lte, exists, contains_token"
@@ -97,7 +97,7 @@ class FieldRule(_Closed):
     _template_parses = field_validator("template")(_check_template)
 
     @model_validator(mode="after")
-    def _one_source(self) -> "FieldRule":
+    def _one_source(self) -> FieldRule:
         kinds = [k for k, v in (("from", self.from_), ("history", self.history),
                                 ("template", self.template), ("value", self.value)) if v is not None]
         if len(kinds) != 1:

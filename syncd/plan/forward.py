@@ -112,7 +112,7 @@ def _pick_lead(candidates: list[ExistingLead], hubspot_id: str) -> ExistingLead 
     for lead in candidates:
         if lead.external_id == hubspot_id:
             return lead
-    unclaimed = sorted((lead for lead in candidates if not lead.external_id), key=lambda l: (l.created_date, l.id))
+    unclaimed = sorted((lead for lead in candidates if not lead.external_id), key=lambda lead: (lead.created_date, lead.id))
     return unclaimed[0] if unclaimed else None
 
 

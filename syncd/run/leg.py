@@ -37,16 +37,16 @@ from syncd.run.result import RunResult
 log = structlog.get_logger("syncd.run")
 
 C = TypeVar("C")        # what a leg commits
-I = TypeVar("I")        # one item a leg writes
+W = TypeVar("W")        # one item a leg writes
 
 
 @dataclass
-class Prepared(Generic[C, I]):
+class Prepared(Generic[C, W]):
     """One page, gathered and planned."""
 
     counts: Counter = field(default_factory=Counter)
     commit: C | None = None                  # state changes that need no remote write
-    writes: dict[str, list[I]] = field(default_factory=dict)   # by group: a group's items share a call
+    writes: dict[str, list[W]] = field(default_factory=dict)   # by group: a group's items share a call
     rejections: list[Rejection] = field(default_factory=list)
     planned: list[Any] = field(default_factory=list)           # what a dry run shows
     read: int = 0                            # records this page read (for the progress bar)
@@ -63,7 +63,7 @@ class Written(Generic[C]):
     records: int = 0
 
 
-class Leg(Protocol[C, I]):
+class Leg(Protocol[C, W]):
     name: str                       # forward | back
     started_event: str              # its run.started-style log line
     cursor_name: str                # its read window's cursor in state
@@ -75,8 +75,8 @@ class Leg(Protocol[C, I]):
     def window(self, window: Window) -> Window: ...
     def rejected_ids(self, retryable_only: bool) -> list[str]: ...
     def pages(self, window: Window, retry_ids: list[str]) -> Iterator[Page[Any]]: ...
-    def prepare(self, page: Page[Any]) -> Prepared[C, I]: ...
-    def write(self, group: str, items: list[I]) -> Written[C]: ...
+    def prepare(self, page: Page[Any]) -> Prepared[C, W]: ...
+    def write(self, group: str, items: list[W]) -> Written[C]: ...
     def commit(self, commit: C, run_id: str, cursors: dict[str, str] | None) -> None: ...
 
 

@@ -62,7 +62,7 @@ class Stream(Generic[T, R]):
         except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread, which raises it
             self._put(_Failed(exc))
 
-    def __enter__(self) -> "Stream[T, R]":
+    def __enter__(self) -> Stream[T, R]:
         self._reader.start()
         return self
 
@@ -101,7 +101,7 @@ class Writes(Generic[W]):
         self._in_flight: set[Future[W]] = set()
         self._done: deque[Future[W]] = deque()
 
-    def __enter__(self) -> "Writes[W]":
+    def __enter__(self) -> Writes[W]:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -48,7 +48,7 @@ class HealthServer:
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def start(self) -> "HealthServer":
+    def start(self) -> HealthServer:
         self._thread.start()
         return self
 

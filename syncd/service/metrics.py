@@ -78,14 +78,14 @@ class Metrics:
         for result in ("ok", "failed"):
             self.reloads.labels(result)
 
-    def observe_cycle(self, cycle: "CycleResult | None", status: str, duration_seconds: float,
+    def observe_cycle(self, cycle: CycleResult | None, status: str, duration_seconds: float,
                       finished_at: dt.datetime, error: Exception | None = None) -> None:
         """Count one cycle: its legs' records, API calls, quota and remote errors, its status.
         A scrape sees a cycle's figures all or none (they are updated under the exposition lock)."""
         with self._lock:
             self._observe(cycle, status, duration_seconds, finished_at, error)
 
-    def _observe(self, cycle: "CycleResult | None", status: str, duration_seconds: float,
+    def _observe(self, cycle: CycleResult | None, status: str, duration_seconds: float,
                  finished_at: dt.datetime, error: Exception | None) -> None:
         legs = [] if cycle is None else [(direction, getattr(cycle, direction, None))
                                          for direction in ("forward", "back")]
