@@ -23,8 +23,8 @@ from syncd.core.records import ExistingLead, LeadWrite, RecordError, WriteResult
 
 COLLECTION_LIMIT = 200          # sObject Collections: at most 200 records per call
 LOCKED = "UNABLE_TO_LOCK_ROW"   # the record is busy (another transaction): try again shortly
-PATHS = {"upsert": "composite/sobjects/{sobject}/{external_id_field}", "lead_update": "composite/sobjects",
-         "contact_update": "composite/sobjects"}
+UPSERT_PATH = "composite/sobjects/{sobject}/{external_id_field}"   # create or update by external id
+UPDATE_PATH = "composite/sobjects"                                  # update by Id, any object type
 
 log = structlog.get_logger("syncd.salesforce")
 
@@ -78,10 +78,11 @@ class SalesforceLeads:
 
     # -- writes ---------------------------------------------------------------------------
     def write_leads(self, writes: Sequence[LeadWrite], *, sobject: str, external_id_field: str) -> list[WriteResult]:
-        """One answer per write, in order; each kind of write goes to its endpoint, 200 a call."""
+        """One answer per write, in order: upserts by external id in one call per 200, updates by Id
+        (a Lead matched by email, a converted Lead's Contact) in another."""
         answers: list[WriteResult | None] = [None] * len(writes)
-        for kind, path in PATHS.items():
-            positions = [i for i, w in enumerate(writes) if w.kind == kind]
+        for path in (UPSERT_PATH, UPDATE_PATH):
+            positions = [i for i, w in enumerate(writes) if (w.kind == "upsert") == (path == UPSERT_PATH)]
             url = path.format(sobject=sobject, external_id_field=external_id_field)
             for start in range(0, len(positions), COLLECTION_LIMIT):
                 chunk = positions[start:start + COLLECTION_LIMIT]

@@ -27,6 +27,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 
+from state.store import StateStore
 from syncd.core.errors import SyncdError
 from syncd.core.ports import NoProgress, Page, Progress
 from syncd.core.records import Rejection
@@ -86,7 +87,7 @@ def utcnow() -> dt.datetime:
 
 @dataclass
 class LegRunner:
-    store: Any                                          # state.StateStore: runs and cursors
+    store: StateStore                                   # runs and cursors
     pipeline: str
     lookback: dt.timedelta
     calls: Callable[[], dict[str, int]]                 # API calls so far, per system
