@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import formulas  # noqa: E402
 from bench.emulator_process import REPO, EmulatorProcess  # noqa: E402
-from bench.report import print_table  # noqa: E402
+from bench.report import markdown_table, print_table  # noqa: E402
 
 ALL_CASES = ("first", "nochange", "incremental", "feedback", "searchonly", "naive")
 # The cycles after the first sync measure their own changes only: the look-back (which re-reads
@@ -219,6 +219,7 @@ def main() -> None:
                         help="cap the naive baseline at this many contacts (default: the smallest size; "
                              "it takes ~0.08 s per contact)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--markdown", type=Path, help="also write the table here, as Markdown (the README's)")
     parser.add_argument("--keep", action="store_true", help="keep the emulators' directories (configs, state)")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -242,6 +243,9 @@ def main() -> None:
         args.json.write_text(json.dumps({"latency_ms": args.latency_ms, "hubspot_limits": args.hubspot_limits,
                                          "results": summaries}, indent=2))
         print(f"\nJSON: {args.json}")
+    if args.markdown:
+        args.markdown.write_text(markdown_table(summaries))
+        print(f"Markdown: {args.markdown}")
 
 
 if __name__ == "__main__":

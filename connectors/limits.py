@@ -99,6 +99,24 @@ class RateLimiter:
         finally:
             self.release()
 
+    def observe(self, remaining: int, now: float | None = None) -> None:
+        """The server's count of what is left in the first window (HubSpot's
+        ``X-HubSpot-RateLimit-Remaining``): calls this limiter did not see (another app, another
+        syncd on the same account) are counted as just finished, so they slow this one down
+        instead of earning 429s."""
+        if not self.windows:
+            return
+        with self._ready:
+            now = self.clock() if now is None else now
+            window, finished = self.windows[0], self._finished[0]
+            while finished and finished[0] <= now - window.span:
+                finished.popleft()
+            unseen = (window.limit - remaining) - (self._in_flight + len(finished))
+            if unseen > 0:
+                finished.extend([now] * unseen)
+                # keep the deque ordered: the new entries are the latest
+                self._finished[0] = deque(sorted(finished))
+
 
 class Limits:
     """Several limiters taken together, always in the same order (no two callers deadlock)."""

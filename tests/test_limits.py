@@ -96,3 +96,14 @@ def test_threads_share_one_limiter_and_wait_for_each_other():
     for thread in threads:
         thread.join(timeout=10)
     assert sorted(entered) == list(range(6))
+
+
+def test_calls_another_client_made_on_the_account_slow_this_one_down():
+    limiter = RateLimiter([Window(10, 10.0)], clock=lambda: 0.0)
+    assert limiter.try_acquire(0.0) == 0.0
+    limiter.release(0.5)
+    limiter.observe(remaining=2, now=0.5)              # the server counted 8: 7 were someone else's
+    first, second, third = (limiter.try_acquire(0.6) for _ in range(3))
+    assert (first, second) == (0.0, 0.0) and third > 9.0    # room for 2 more, not 9
+    limiter.observe(remaining=9, now=0.7)              # fewer than we know of: nothing changes
+    assert limiter.try_acquire(0.7) > 9.0

@@ -79,6 +79,10 @@ class HubSpotClient:
                 status, raw, headers = exc.status, exc.body, exc.headers or {}
             except urllib3.exceptions.HTTPError as exc:
                 raise transport_error(HUBSPOT, what, exc) from None
+        in_window = headers.get("X-HubSpot-RateLimit-Remaining")
+        if in_window and str(in_window).isdigit():       # calls other clients made count here too
+            for limiter in self.limits.limiters:
+                limiter.observe(int(in_window))
         remaining = headers.get("X-HubSpot-RateLimit-Daily-Remaining")
         with self._count:
             if remaining and str(remaining).isdigit():     # non-search answers carry it
