@@ -39,16 +39,18 @@ class ObjMeta:
                 self.defaults[fd.name] = False
 
 
-SYSTEM_BOOLEANS = frozenset({"IsDeleted"})
-
-
-
-
 class RecordStore:
+    """The org's records. One store lives as long as its emulator (``clear`` empties it), so
+    the REST handlers are given it once."""
+
     def __init__(self, schema: Schema, now: Callable[[], dt.datetime]) -> None:
         self.schema = schema
         self.now = now
-        self.records: dict[str, dict[str, dict[str, Any]]] = {obj.name: {} for obj in schema.objects()}
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every record, id and index (the schema stays)."""
+        self.records: dict[str, dict[str, dict[str, Any]]] = {obj.name: {} for obj in self.schema.objects()}
         self.seq: dict[str, int] = {}
         self.counter = itertools.count(1)
         self.index: dict[tuple[str, str], dict[Any, set[str]]] = {}
@@ -69,6 +71,8 @@ class RecordStore:
             self.meta_cache[obj.name] = meta
         return meta
 
+    def required_fields(self, obj: SObjectDef) -> list[FieldDef]:
+        return self.meta(obj).required
 
     def index_key(self, fd: FieldDef, value: Any) -> Any:
         if value is None:
