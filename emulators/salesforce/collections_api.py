@@ -25,6 +25,11 @@ from emulators.salesforce.wire import (
 )
 
 
+def _over_record_limit() -> RequestError:
+    return RequestError(400, "EXCEEDED_ID_LIMIT", f"record limit reached. cannot submit more than "
+                                                  f"{MAX_COLLECTION_SIZE} records into this call")
+
+
 class CollectionsApi:
     def __init__(self, store: RecordStore) -> None:
         self.store = store
@@ -61,9 +66,7 @@ class CollectionsApi:
             raise RequestError(400, "JSON_PARSER_ERROR",
                                 "Cannot deserialize the request: 'records' must be a list")
         if len(records) > MAX_COLLECTION_SIZE:
-            raise RequestError(400, "EXCEEDED_ID_LIMIT",
-                                f"record limit reached. cannot submit more than "
-                                f"{MAX_COLLECTION_SIZE} records into this call")
+            raise _over_record_limit()
         all_or_none = body.get("allOrNone", False)
         if not isinstance(all_or_none, bool):
             raise RequestError(400, "JSON_PARSER_ERROR",
@@ -208,9 +211,7 @@ class CollectionsApi:
         if not ids:
             raise RequestError(400, "MISSING_ARGUMENT", "ids parameter is required")
         if len(ids) > MAX_COLLECTION_SIZE:
-            raise RequestError(400, "EXCEEDED_ID_LIMIT",
-                                f"record limit reached. cannot submit more than "
-                                f"{MAX_COLLECTION_SIZE} records into this call")
+            raise _over_record_limit()
         all_or_none = (request.args.get("allOrNone") or "false").lower() == "true"
         results: list[dict[str, Any]] = []
         journal: list[tuple] = []

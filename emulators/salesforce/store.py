@@ -153,27 +153,24 @@ class RecordStore:
         return fd
 
     def prepare(self, obj: SObjectDef, raw: dict[str, Any]) -> dict[str, Any]:
-        """JSON record -> {canonical field name: python value}; request-level errors raise."""
+        """A record as given -> {canonical field name: python value}; request-level errors raise.
+        Values are JSON's, or (from the Python control API) also dates and datetimes."""
         values: dict[str, Any] = {}
         for key, value in raw.items():
             if key == "attributes":
                 continue
             fd = self.field(obj, key)
-            values[fd.name] = coerce(fd, value)
+            if isinstance(value, (dt.date, dt.datetime)) and fd.type in ("date", "datetime"):
+                values[fd.name] = coerce_temporal(fd, value)
+            else:
+                values[fd.name] = coerce(fd, value)
         return values
 
     def control_prepare(self, obj: SObjectDef, raw: dict[str, Any],
                          allow_id: bool) -> dict[str, Any]:
+        """``prepare`` for the control API, whose errors are ``SalesforceEmulatorError``."""
         try:
-            values = {}
-            for key, value in raw.items():
-                if key == "attributes":
-                    continue
-                fd = self.field(obj, key)
-                if isinstance(value, (dt.date, dt.datetime)) and fd.type in ("date", "datetime"):
-                    values[fd.name] = coerce_temporal(fd, value)
-                else:
-                    values[fd.name] = coerce(fd, value)
+            values = self.prepare(obj, raw)
         except RequestError as e:
             raise SalesforceEmulatorError([err(e.error_code, e.message)]) from None
         if not allow_id:
