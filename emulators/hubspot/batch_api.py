@@ -64,7 +64,7 @@ class ContactBatchApi:
                 "message": validation_message(issues, self.portal.portal_id),
                 "context": {"ids": [str(input_id)]}, "errors": validation_errors(issues)}
 
-    def _found(self, started: str, results: list[dict[str, Any]], missing: list[str]) -> Response:
+    def _answer_with_missing(self, started: str, results: list[dict[str, Any]], missing: list[str]) -> Response:
         """200 with the results, or 207 with them and one OBJECT_NOT_FOUND error naming the ids not found."""
         errors = [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": NOT_FOUND_BATCH,
                    "context": {"ids": missing}}] if missing else []
@@ -94,7 +94,7 @@ class ContactBatchApi:
             elif c.id not in seen:
                 seen.add(c.id)
                 results.append(store.render(c, properties, history))
-        return self._found(started, results, missing)
+        return self._answer_with_missing(started, results, missing)
 
     def create(self, request: Request) -> Response:
         started = self.portal.now_iso()
@@ -138,7 +138,7 @@ class ContactBatchApi:
             ensure_email_free(store, values.get("email"), c.id)
             store.update(c, values, at_ms, at_iso, source)
             results.append(store.render(c, list(values)))
-        return self._found(started, results, missing)
+        return self._answer_with_missing(started, results, missing)
 
     def upsert(self, request: Request) -> Response:
         started = self.portal.now_iso()
