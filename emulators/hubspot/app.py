@@ -13,8 +13,10 @@ codes, bodies and limits:
   (``properties_api``, definitions in ``property_definitions``);
 * error bodies ``{status, message, correlationId, category[, errors, context]}`` (``errors``).
 
-This class is the composition root: it owns the state (store, registry, limiter, faults,
-tokens, clock) and one lock, and routes each request to the object that handles it. The Python
+This class is the composition root: it owns the state (the ``portal``: store, registry and
+clock; the limiter, faults and tokens) and one lock, and routes each request to the object that
+handles it. Each handler is given the portal once (the contacts handler also the search engine);
+none of them locks: this class holds the lock around every request and control-API call. The Python
 control API (``create_contact``, ``create_contacts``, ``update_contact``, ``get_contact``,
 ``contacts``, ``archive_contact``, ``seed_contacts``, ``set_clock``, ``inject_fault``,
 ``revoke_token``, ``reset``) is mirrored over HTTP by ``control``.
@@ -35,6 +37,7 @@ from emulators.hubspot.batch_api import ContactBatchApi
 from emulators.hubspot.contacts_api import ContactsApi
 from emulators.hubspot.control import HubSpotControl
 from emulators.hubspot.errors import AUTH_MESSAGE, ApiError, error_body, error_response, json_response
+from emulators.hubspot.portal import Portal
 from emulators.hubspot.properties import PropertyRegistry, validation_message
 from emulators.hubspot.properties_api import PropertiesApi
 from emulators.hubspot.rate_limits import SETTINGS as LIMIT_SETTINGS
@@ -42,7 +45,6 @@ from emulators.hubspot.rate_limits import RateLimiter
 from emulators.hubspot.search import ContactSearch, SearchLimits
 from emulators.hubspot.seeding import seed_contacts
 from emulators.hubspot.store import ContactStore
-from emulators.hubspot.timefmt import iso_ms, to_ms
 from emulators.server import CONTROL_PREFIX, EmulatorApp
 
 _OBJ = r"/crm/v3/objects/(?:contacts|0-1)"
@@ -80,8 +82,6 @@ class HubSpotEmulator(EmulatorApp):
         self._lock = threading.RLock()
         self._tokens: set[str] = set(access_tokens)
         self._revoked: set[str] = set()
-        self._clock: Callable[[], dt.datetime] = clock or _utcnow
-        self.search_lag_seconds = float(search_lag_seconds)
         self.limiter = RateLimiter(enabled=bool(rate_limits), burst_limit=burst_limit,
                                    burst_window_seconds=burst_window_seconds, daily_limit=daily_limit,
                                    search_limit_per_second=search_limit_per_second, search_in_burst=search_in_burst,
@@ -91,19 +91,34 @@ class HubSpotEmulator(EmulatorApp):
                                                  max_filters_total=max_filters_total))
         self.portal_id = portal_id
         self.app_id = app_id
-        self._first_id = first_id
+        self.portal = Portal(portal_id=portal_id, app_id=app_id, first_id=first_id, clock=clock or _utcnow,
+                             search_lag_seconds=float(search_lag_seconds))
         self.faults = FaultQueue()
-        self.contacts_api = ContactsApi(self)
-        self.batch_api = ContactBatchApi(self)
-        self.properties_api = PropertiesApi(self)
+        self.contacts_api = ContactsApi(self.portal, self.search)
+        self.batch_api = ContactBatchApi(self.portal)
+        self.properties_api = PropertiesApi(self.portal)
         self.control = HubSpotControl(self)
-        self._reset_state()
 
     # ------------------------------------------------------------------ state
 
+    @property
+    def store(self) -> ContactStore:
+        return self.portal.store
+
+    @property
+    def registry(self) -> PropertyRegistry:
+        return self.portal.registry
+
+    @property
+    def search_lag_seconds(self) -> float:
+        return self.portal.search_lag_seconds
+
+    @search_lag_seconds.setter
+    def search_lag_seconds(self, seconds: float) -> None:
+        self.portal.search_lag_seconds = float(seconds)
+
     def _reset_state(self) -> None:
-        self.registry = PropertyRegistry()
-        self.store = ContactStore(self.registry, self._first_id)
+        self.portal.reset()
         self.faults.clear()
         self.limiter.reset()
 
@@ -119,29 +134,24 @@ class HubSpotEmulator(EmulatorApp):
     def set_clock(self, clock: Callable[[], dt.datetime] | None) -> None:
         """Use ``clock`` for timestamps and the search lag (None: the real clock again)."""
         with self._lock:
-            self._clock = clock or _utcnow
+            self.portal.clock = clock or _utcnow
+
+    # The portal's clock, and how its writes are recorded (see ``Portal``).
 
     def now(self) -> dt.datetime:
-        return self._clock()
+        return self.portal.clock()
 
     def now_ms(self) -> int:
-        return to_ms(self._clock())
+        return self.portal.now_ms()
 
     def now_iso(self) -> str:
-        return iso_ms(self.now_ms())
+        return self.portal.now_iso()
 
     def at(self, at: dt.datetime | None) -> tuple[int, str]:
-        """``at`` (default now) as epoch ms and HubSpot's ISO text."""
-        ms = to_ms(at) if at is not None else self.now_ms()
-        return ms, iso_ms(ms)
+        return self.portal.at(at)
 
     def source(self, source: dict[str, Any] | None, default_api: bool) -> dict[str, Any]:
-        """Where a write came from, as property history shows it: this app (API) or a person (UI)."""
-        if source is not None:
-            return dict(source)
-        if default_api:
-            return {"sourceType": "INTEGRATION", "sourceId": str(self.app_id)}
-        return {"sourceType": "CRM_UI", "sourceId": "userId:1", "updatedByUserId": 1}
+        return self.portal.source(source, default_api)
 
     def configure(self, values: dict[str, Any]) -> dict[str, Any]:
         """Change search lag and rate limits at run time; returns the settings now in force."""
@@ -183,8 +193,6 @@ class HubSpotEmulator(EmulatorApp):
                         source: dict[str, Any] | None = None) -> list[str]:
         """Seed contacts quickly (all share ``at``, default now).  Raises ValueError on invalid data."""
         with self._lock:
-            at_ms, at_iso = self.at(at)
-            src = self.source(source, default_api=False)
             validated = [self._control_values(p) for p in contacts]
             seen: set[str] = set()
             for v in validated:
@@ -193,6 +201,7 @@ class HubSpotEmulator(EmulatorApp):
                     raise ValueError(f"Contact already exists with email {email}")
                 if email:
                     seen.add(email)
+            at_ms, at_iso, src = self.portal.write_stamp(at, source, by_api=False)
             created = [self.store.new_contact(v, at_ms, at_iso, src) for v in validated]
             self.store.add_many(created)
             return [str(c.id) for c in created]
@@ -214,12 +223,7 @@ class HubSpotEmulator(EmulatorApp):
             owner = self.store.email_owner(values.get("email"))
             if owner is not None and owner != c.id:
                 raise ValueError(f"Contact already exists with email {values['email']} (id {owner})")
-            at_ms, at_iso = self.at(at)
-            src = self.source(source, default_api=False)
-            for name, text in values.items():
-                if name not in ("hs_object_id", "lastmodifieddate"):
-                    self.store.set_text(c, name, text, at_iso, src)
-            self.store.touch(c, at_ms, at_iso)
+            self.store.update(c, values, *self.portal.write_stamp(at, source, by_api=False))
 
     def get_contact(self, contact_id: str | int) -> dict[str, Any] | None:
         """Everything about one contact (archived too): properties, full history, timestamps."""
@@ -267,7 +271,7 @@ class HubSpotEmulator(EmulatorApp):
                 if token not in self._tokens or token in self._revoked:
                     return error_response(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
                 is_search = request.method == "POST" and re.fullmatch(_OBJ + r"/search/?", request.path) is not None
-                limited = self.limiter.check(token, is_search, self._clock().date())
+                limited = self.limiter.check(token, is_search, self.now().date())
                 if limited is not None:
                     return limited
                 resp = self._route(request)

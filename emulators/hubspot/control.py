@@ -31,18 +31,47 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Iterable, Protocol
 
 from werkzeug.wrappers import Request, Response
 
 from emulators.hubspot.errors import ApiError, json_response
 from emulators.hubspot.seeding import describe_seed
-from emulators.hubspot.timefmt import iso_ms, parse_time_ms
+from emulators.hubspot.store import ContactStore
+from emulators.hubspot.timefmt import parse_time_ms
 from emulators.hubspot.wire import flag, read_body
-from emulators.server import CONTROL_PREFIX
+from emulators.server import CONTROL_PREFIX, RequestLog
 
-if TYPE_CHECKING:
-    from emulators.hubspot.app import HubSpotEmulator
+
+class PythonControlApi(Protocol):
+    """The part of the Python control API this module mirrors over HTTP. ``HubSpotEmulator``
+    provides it (see its methods for what each does); the emulator builds this module's handler,
+    so the handler names the API it drives rather than the emulator's module."""
+
+    requests: RequestLog
+
+    @property
+    def store(self) -> ContactStore: ...
+    def reset(self) -> None: ...
+    def contacts(self, *, include_archived: bool = False) -> list[dict[str, Any]]: ...
+    def create_contact(self, properties: dict[str, Any], *, at: dt.datetime | None = None,
+                       source: dict[str, Any] | None = None) -> str: ...
+    def create_contacts(self, contacts: Iterable[dict[str, Any]], *, at: dt.datetime | None = None,
+                        source: dict[str, Any] | None = None) -> list[str]: ...
+    def update_contact(self, contact_id: str | int, properties: dict[str, Any], *,
+                       at: dt.datetime | None = None, source: dict[str, Any] | None = None) -> None: ...
+    def get_contact(self, contact_id: str | int) -> dict[str, Any] | None: ...
+    def archive_contact(self, contact_id: str | int, *, at: dt.datetime | None = None) -> None: ...
+    def seed_contacts(self, count: int, *, at: dt.datetime | None = None, seed: int = 7,
+                      forms_per_contact: int = 3) -> list[str]: ...
+    def inject_fault(self, method: str | None, path_contains: str, status: int, body: Any = None,
+                     times: int = 1, headers: dict[str, str] | None = None, after: int = 0) -> None: ...
+    def now(self) -> dt.datetime: ...
+    def now_iso(self) -> str: ...
+    def set_clock(self, clock: Callable[[], dt.datetime] | None) -> None: ...
+    def add_token(self, token: str) -> None: ...
+    def revoke_token(self, token: str) -> None: ...
+    def configure(self, values: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def _when(raw: Any, name: str) -> dt.datetime | None:
@@ -55,7 +84,7 @@ def _when(raw: Any, name: str) -> dt.datetime | None:
 
 
 class HubSpotControl:
-    def __init__(self, app: "HubSpotEmulator") -> None:
+    def __init__(self, app: PythonControlApi) -> None:
         self.app = app
 
     def handle(self, request: Request) -> Response:
@@ -140,4 +169,4 @@ class HubSpotControl:
         if "advance_seconds" in body:
             current = app.now() + dt.timedelta(seconds=float(body["advance_seconds"]))
             app.set_clock(lambda: current)
-        return {"now": iso_ms(app.now_ms())}
+        return {"now": app.now_iso()}

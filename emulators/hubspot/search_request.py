@@ -50,6 +50,14 @@ def _int_param(value: Any, name: str) -> int:
                                                         "code": "INVALID_INTEGER", "in": name}]) from None
 
 
+def _check_filter_count(count: int, limit: int, what: str, limit_name: str, detail: str, code: str) -> None:
+    """One of the filter limits, in HubSpot's words: "Too many {what}: {count}. The maximum number
+    of {limit_name} is {limit}.", with ``detail`` (a format string for the limit) as the error."""
+    if count > limit:
+        raise SearchError(f"Too many {what}: {count}. The maximum number of {limit_name} is {limit}.",
+                          [{"message": detail.format(limit), "code": code, "in": "filterGroups"}])
+
+
 def _parse_sort(raw: Any, registry: PropertyRegistry) -> tuple[str, bool] | None:
     if raw in (None, []):
         return None
@@ -134,26 +142,15 @@ def parse_search(body: Any, *, raw_length: int, registry: PropertyRegistry, limi
         if not isinstance(body["filters"], list):
             raise SearchError("filters must be a list")
         groups_raw.append(body["filters"])
-    if len(groups_raw) > limits.max_filter_groups:
-        raise SearchError(
-            f"Too many filter groups: {len(groups_raw)}. The maximum number of filterGroups is "
-            f"{limits.max_filter_groups}.",
-            [{"message": f"filterGroups may contain at most {limits.max_filter_groups} groups",
-              "code": "TOO_MANY_FILTER_GROUPS", "in": "filterGroups"}])
+    _check_filter_count(len(groups_raw), limits.max_filter_groups, "filter groups", "filterGroups",
+                        "filterGroups may contain at most {} groups", "TOO_MANY_FILTER_GROUPS")
     for i, fl in enumerate(groups_raw):
-        if len(fl) > limits.max_filters_per_group:
-            raise SearchError(
-                f"Too many filters in filter group {i}: {len(fl)}. The maximum number of filters per group is "
-                f"{limits.max_filters_per_group}.",
-                [{"message": f"a filter group may contain at most {limits.max_filters_per_group} filters",
-                  "code": "TOO_MANY_FILTERS_IN_GROUP", "in": "filterGroups"}])
-    total = sum(len(fl) for fl in groups_raw)
-    if total > limits.max_filters_total:
-        raise SearchError(
-            f"Too many filters: {total}. The maximum number of filters across all filterGroups is "
-            f"{limits.max_filters_total}.",
-            [{"message": f"a search may contain at most {limits.max_filters_total} filters",
-              "code": "TOO_MANY_FILTERS", "in": "filterGroups"}])
+        _check_filter_count(len(fl), limits.max_filters_per_group, f"filters in filter group {i}",
+                            "filters per group", "a filter group may contain at most {} filters",
+                            "TOO_MANY_FILTERS_IN_GROUP")
+    _check_filter_count(sum(len(fl) for fl in groups_raw), limits.max_filters_total, "filters",
+                        "filters across all filterGroups", "a search may contain at most {} filters",
+                        "TOO_MANY_FILTERS")
     groups = [[compile_filter(f, registry) for f in fl] for fl in groups_raw]
     groups = [g for g in groups if g] or [[]]
     sort = _parse_sort(body.get("sorts"), registry)

@@ -20,6 +20,9 @@ from emulators.hubspot.properties import PropertyRegistry, typed_value
 from emulators.hubspot.timefmt import iso_ms, parse_time_ms
 
 CALCULATED = {"sourceType": "CALCULATED", "sourceId": "ObjectPropertyHandler"}
+# Set by the store itself (the id, and every write moves the modification date); a written value
+# for them is ignored.
+SYSTEM_KEPT = ("hs_object_id", "lastmodifieddate")
 
 
 @dataclass(eq=False)
@@ -98,6 +101,13 @@ class ContactStore:
         c.history.setdefault("lastmodifieddate", []).append(
             {"value": at_iso, "timestamp": at_iso, "sourceType": "CALCULATED", "sourceId": "RollupProperties"})
 
+    def update(self, c: Contact, values: dict[str, str], at_ms: int, at_iso: str, source: dict[str, Any]) -> None:
+        """Write validated values to an existing contact, then move its ``lastmodifieddate``."""
+        for name, text in values.items():
+            if name not in SYSTEM_KEPT:
+                self.set_text(c, name, text, at_iso, source)
+        self.touch(c, at_ms, at_iso)
+
     def new_contact(self, values: dict[str, str], at_ms: int, at_iso: str, source: dict[str, Any]) -> Contact:
         """A contact with the next id, not yet in the indexes (``add`` / ``add_many`` put it there)."""
         cid = self._next_id
@@ -112,7 +122,7 @@ class ContactStore:
             lastmodifieddate=[{"value": at_iso, "timestamp": at_iso, **CALCULATED}],
         )
         for name, text in values.items():
-            if name in ("hs_object_id", "lastmodifieddate"):
+            if name in SYSTEM_KEPT:
                 continue
             if name == "createdate":
                 c.history["createdate"] = []

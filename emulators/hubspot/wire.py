@@ -1,5 +1,6 @@
 """Reading HubSpot API requests: JSON bodies, query arguments, batch ``inputs``, and the batch
-response envelope. Every malformed input becomes the 400 ``VALIDATION_ERROR`` HubSpot sends."""
+response envelope. Every malformed input becomes the 400 ``VALIDATION_ERROR`` HubSpot sends; a
+write that would give two contacts one email, the 409 ``CONFLICT``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from werkzeug.wrappers import Request
 
 from emulators.hubspot.errors import ApiError
 from emulators.hubspot.properties import PropertyIssue, PropertyRegistry, validation_errors, validation_message
+from emulators.hubspot.store import ContactStore
 
 BATCH_LIMIT = 100
 
@@ -83,3 +85,10 @@ def check_id_property(registry: PropertyRegistry, portal_id: int, id_property: s
 def raise_invalid(issues: list[PropertyIssue], portal_id: int) -> NoReturn:
     raise ApiError(400, validation_message(issues, portal_id), "VALIDATION_ERROR",
                    errors=validation_errors(issues))
+
+
+def ensure_email_free(store: ContactStore, email: str | None, contact_id: int | None = None) -> None:
+    """409 when a contact other than ``contact_id`` has this email (emails are unique per portal)."""
+    owner = store.email_owner(email)
+    if owner is not None and owner != contact_id:
+        raise ApiError(409, f"Contact already exists. Existing ID: {owner}", "CONFLICT")

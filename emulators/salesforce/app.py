@@ -14,9 +14,11 @@ Usage::
 
 This class is the composition root: it owns the org's state (``store``, ``oauth``, ``usage``,
 ``faults``) and one lock, and routes each request to the object that handles it
-(``sobjects_api``, ``collections_api``, ``query_api``; ``control`` for ``/__emulator``).
-Everything that touches state holds the lock, so the threaded server and the Python control
-API can be used at the same time.
+(``sobjects_api``, ``collections_api``, ``query_api``; ``control`` for ``/__emulator``). Each
+handler is given the parts it uses (the store, the clock), once: they live as long as the
+emulator, and ``reset`` empties them in place. The handlers take no lock; this class holds it
+around every call into them and around every control-API method, so the threaded server and
+the Python control API can be used at the same time.
 
 Users: every org has an integration user (``default_user_id``, whom client-credentials tokens
 act as unless the app names a run-as user) and a salesperson (``sales_user_id``). The control
@@ -97,15 +99,16 @@ class SalesforceEmulator(EmulatorApp):
         self.lock = threading.RLock()
         self._clock = clock or _utcnow
         self.schema = schema if schema is not None else demo_schema()
-        self.session_ttl = dt.timedelta(seconds=session_ttl_seconds)
         self._initial_api_limit = api_limit
         self.latest_version = latest_version
         self.org_id = org_id[:15]
-        self.oauth = OAuthServer(self)
+        self.store = RecordStore(self.schema, self.now)
+        self.oauth = OAuthServer(self.store, org_id=self.org_id, now=self.now,
+                                 session_ttl=dt.timedelta(seconds=session_ttl_seconds))
         self.faults = FaultQueue()
-        self.sobjects_api = SObjectsApi(self)
-        self.collections_api = CollectionsApi(self)
-        self.query_api = QueryApi(self)
+        self.sobjects_api = SObjectsApi(self.store)
+        self.collections_api = CollectionsApi(self.store)
+        self.query_api = QueryApi(self.store, self.now)
         self.control = SalesforceControl(self)
         self._reset_state()
 
@@ -113,7 +116,7 @@ class SalesforceEmulator(EmulatorApp):
 
     def _reset_state(self) -> None:
         with self.lock:
-            self.store = RecordStore(self.schema, self.now)
+            self.store.clear()
             self.store.default_user_id = self.store.create_user(DEFAULT_USERNAME, "Integration", "User")
             self.sales_user_id = self.store.create_user(SALES_USERNAME, "Sam", "Sales")
             self.oauth.sessions.clear()
@@ -324,7 +327,8 @@ class SalesforceEmulator(EmulatorApp):
                                                    f"(max {MAX_URI_BYTES})", "errorCode": "URI_TOO_LONG"}])
         try:
             if path == "/services/oauth2/token":
-                return self.oauth.token_endpoint(request)
+                with self.lock:
+                    return self.oauth.token_endpoint(request)
             if path in ("/services/data", "/services/data/"):
                 if request.method != "GET":
                     raise method_not_allowed(request.method, "GET")
@@ -333,8 +337,8 @@ class SalesforceEmulator(EmulatorApp):
             if not m:
                 raise not_found()
             version = m.group(1)
-            session = self.oauth.authenticate(request)
             with self.lock:
+                session = self.oauth.authenticate(request)
                 if not self.usage.try_count():
                     return json_response(403, [{"message": "TotalRequests Limit exceeded.",
                                                 "errorCode": "REQUEST_LIMIT_EXCEEDED"}], self.usage.header())

@@ -6,7 +6,7 @@ back the whole call (``ALL_OR_NONE_OPERATION_ROLLED_BACK`` on the others)."""
 from __future__ import annotations
 
 import collections
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
@@ -15,19 +15,24 @@ from emulators.salesforce.ids import normalize_id
 from emulators.salesforce.oauth import Session
 from emulators.salesforce.schema import SObjectDef
 from emulators.salesforce.store import RecordStore
-from emulators.salesforce.wire import MAX_COLLECTION_SIZE, json_object, save_result, upsert_result, version_tuple
+from emulators.salesforce.wire import (
+    MAX_COLLECTION_SIZE,
+    external_field,
+    json_object,
+    save_result,
+    upsert_result,
+    version_tuple,
+)
 
-if TYPE_CHECKING:
-    from emulators.salesforce.app import SalesforceEmulator
+
+def _over_record_limit() -> RequestError:
+    return RequestError(400, "EXCEEDED_ID_LIMIT", f"record limit reached. cannot submit more than "
+                                                  f"{MAX_COLLECTION_SIZE} records into this call")
 
 
 class CollectionsApi:
-    def __init__(self, app: "SalesforceEmulator") -> None:
-        self.app = app
-
-    @property
-    def store(self) -> RecordStore:
-        return self.app.store
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
 
     def handle(self, request: Request, version: str, segs: list[str],
                      session: Session) -> Response:
@@ -37,7 +42,7 @@ class CollectionsApi:
                 raise not_found()
             if method != "PATCH":
                 raise method_not_allowed(method, "PATCH")
-            obj = self.app.schema.get(segs[0])
+            obj = self.store.schema.get(segs[0])
             if obj is None:
                 raise not_found()
             self.store.records.setdefault(obj.name, {})
@@ -61,9 +66,7 @@ class CollectionsApi:
             raise RequestError(400, "JSON_PARSER_ERROR",
                                 "Cannot deserialize the request: 'records' must be a list")
         if len(records) > MAX_COLLECTION_SIZE:
-            raise RequestError(400, "EXCEEDED_ID_LIMIT",
-                                f"record limit reached. cannot submit more than "
-                                f"{MAX_COLLECTION_SIZE} records into this call")
+            raise _over_record_limit()
         all_or_none = body.get("allOrNone", False)
         if not isinstance(all_or_none, bool):
             raise RequestError(400, "JSON_PARSER_ERROR",
@@ -80,7 +83,7 @@ class CollectionsApi:
         type_name = attrs.get("type") if isinstance(attrs, dict) else None
         if not type_name:
             raise RequestError(400, "INVALID_TYPE", "Must send a concrete entity type.")
-        obj = self.app.schema.get(str(type_name))
+        obj = self.store.schema.get(str(type_name))
         if obj is None:
             raise RequestError(400, "INVALID_TYPE",
                                 f"sObject type '{type_name}' is not supported.")
@@ -104,7 +107,7 @@ class CollectionsApi:
 
     def _collection_upsert(self, request: Request, obj: SObjectDef, field_name: str,
                            session: Session) -> Response:
-        fd = self.app.sobjects_api.external_field(obj, field_name, single=False)
+        fd = external_field(obj, field_name, single=False)
         all_or_none, raws = self._collection_body(request)
         prepared: list[dict[str, Any]] = []
         for raw in raws:
@@ -208,9 +211,7 @@ class CollectionsApi:
         if not ids:
             raise RequestError(400, "MISSING_ARGUMENT", "ids parameter is required")
         if len(ids) > MAX_COLLECTION_SIZE:
-            raise RequestError(400, "EXCEEDED_ID_LIMIT",
-                                f"record limit reached. cannot submit more than "
-                                f"{MAX_COLLECTION_SIZE} records into this call")
+            raise _over_record_limit()
         all_or_none = (request.args.get("allOrNone") or "false").lower() == "true"
         results: list[dict[str, Any]] = []
         journal: list[tuple] = []

@@ -28,20 +28,50 @@ salesperson unless the body says ``"as_user"`` (a User id or username).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
 from emulators.salesforce.errors import RequestError, SalesforceEmulatorError, json_response
-from emulators.server import CONTROL_PREFIX
+from emulators.salesforce.schema import Schema
+from emulators.server import CONTROL_PREFIX, RequestLog
 
-if TYPE_CHECKING:
-    from emulators.salesforce.app import SalesforceEmulator
+
+class PythonControlApi(Protocol):
+    """The part of the Python control API this module mirrors over HTTP. ``SalesforceEmulator``
+    provides it (see its methods for what each does); the emulator builds this module's handler,
+    so the handler names the API it drives rather than the emulator's module."""
+
+    schema: Schema
+    requests: RequestLog
+
+    @property
+    def api_limit(self) -> int: ...
+    @property
+    def api_usage(self) -> int: ...
+    def reset(self) -> None: ...
+    def register_client(self, client_id: str, client_secret: str | None = None,
+                        jwt_public_key_pem: str | bytes | None = None, username: str | None = None) -> None: ...
+    def expire_sessions(self) -> None: ...
+    def set_api_limit(self, limit: int) -> None: ...
+    def issue_token(self, client_id: str | None = None, username: str | None = None) -> str: ...
+    def inject_fault(self, method: str | None, path_contains: str, status: int, body: Any = None,
+                     times: int = 1, headers: dict[str, str] | None = None) -> None: ...
+    def count(self, sobject: str) -> int: ...
+    def all(self, sobject: str, *, include_deleted: bool = False) -> list[dict[str, Any]]: ...
+    def get(self, sobject: str, record_id: str) -> dict[str, Any] | None: ...
+    def insert(self, sobject: str, fields: dict[str, Any], *, as_user: str | None = None) -> str: ...
+    def update(self, sobject: str, record_id: str, fields: dict[str, Any], *,
+               as_user: str | None = None) -> None: ...
+    def delete(self, sobject: str, record_id: str) -> None: ...
+    def find_ids(self, sobject: str, field: str, value: Any) -> list[str]: ...
+    def convert_lead(self, lead_id: str, *, opportunity: dict[str, Any] | None = None,
+                     account_id: str | None = None, as_user: str | None = None) -> dict[str, str | None]: ...
 
 
 class SalesforceControl:
-    def __init__(self, app: "SalesforceEmulator") -> None:
+    def __init__(self, app: PythonControlApi) -> None:
         self.app = app
 
     def handle(self, request: Request) -> Response:

@@ -50,6 +50,16 @@ def _system_fields(sobject: str, owner: bool = True) -> list[FieldDef]:
     return fields
 
 
+def _name_fields() -> list[FieldDef]:
+    """A person's name (Leads, Contacts, Users): ``Name`` is derived from the other two."""
+    return [
+        FieldDef("FirstName", "string", 40),
+        FieldDef("LastName", "string", 80, required=True),
+        FieldDef("Name", "string", 121, label="Full Name", calculated=True, createable=False,
+                 updateable=False),
+    ]
+
+
 def _marketing_fields(contact: bool) -> list[FieldDef]:
     return [
         FieldDef("HubSpot_Contact_Id__c", "string", 50, external_id=True, unique=not contact,
@@ -78,10 +88,7 @@ def demo_schema() -> Schema:
     ro = dict(createable=False, updateable=False)
 
     lead = SObjectDef("Lead", KEY_PREFIXES["Lead"], "Lead")
-    for fd in _system_fields("Lead") + [
-        FieldDef("FirstName", "string", 40),
-        FieldDef("LastName", "string", 80, required=True),
-        FieldDef("Name", "string", 121, label="Full Name", calculated=True, **ro),
+    for fd in _system_fields("Lead") + _name_fields() + [
         FieldDef("Company", "string", 255, required=True),
         FieldDef("Email", "email", 80, id_lookup=True),
         FieldDef("Phone", "phone", 40),
@@ -107,10 +114,7 @@ def demo_schema() -> Schema:
         lead.add(fd)
 
     contact = SObjectDef("Contact", KEY_PREFIXES["Contact"], "Contact")
-    for fd in _system_fields("Contact") + [
-        FieldDef("FirstName", "string", 40),
-        FieldDef("LastName", "string", 80, required=True),
-        FieldDef("Name", "string", 121, label="Full Name", calculated=True, **ro),
+    for fd in _system_fields("Contact") + _name_fields() + [
         FieldDef("Email", "email", 80, id_lookup=True),
         FieldDef("Phone", "phone", 40),
         FieldDef("Title", "string", 128),
@@ -152,9 +156,7 @@ def demo_schema() -> Schema:
     user = SObjectDef("User", KEY_PREFIXES["User"], "User")
     for fd in _system_fields("User", owner=False) + [
         FieldDef("Username", "string", 80, required=True, unique=True, id_lookup=True),
-        FieldDef("FirstName", "string", 40),
-        FieldDef("LastName", "string", 80, required=True),
-        FieldDef("Name", "string", 121, label="Full Name", calculated=True, **ro),
+    ] + _name_fields() + [
         FieldDef("Email", "email", 128, required=True),
         FieldDef("IsActive", "boolean", label="Active", default=True),
     ]:

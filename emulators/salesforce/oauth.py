@@ -7,6 +7,9 @@ Errors are OAuth's ``{"error", "error_description"}`` with status 400.
 
 Sessions time out after ``session_ttl`` of *inactivity* on the emulator clock (Salesforce's
 session timeout); ``expire_sessions()`` invalidates every token at once.
+
+The server keeps no lock of its own: sessions and users are org state, and the emulator calls
+in here holding the org's lock.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
 import jwt
 from cryptography import x509
@@ -29,9 +32,6 @@ from werkzeug.wrappers import Request, Response
 from emulators.salesforce.errors import RequestError, json_response, method_not_allowed, oauth_error
 from emulators.salesforce.ids import id_checksum
 from emulators.salesforce.store import RecordStore
-
-if TYPE_CHECKING:
-    from emulators.salesforce.app import SalesforceEmulator
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
@@ -66,18 +66,21 @@ def load_public_key(pem_text: str | bytes) -> Any:
 
 
 class OAuthServer:
-    def __init__(self, app: "SalesforceEmulator") -> None:
-        self.app = app
+    """Connected apps and sessions of one org. ``users`` is the org's record store, where the
+    users tokens act as live (a JWT's subject is created there on first use)."""
+
+    def __init__(self, users: RecordStore, *, org_id: str, session_ttl: dt.timedelta,
+                 now: Callable[[], dt.datetime]) -> None:
+        self.users = users
+        self.org_id = org_id
+        self.session_ttl = session_ttl
+        self.now = now
         self.clients: dict[str, Client] = {}
         self.sessions: dict[str, Session] = {}
 
-    @property
-    def store(self) -> RecordStore:
-        return self.app.store
-
     def new_session(self, client_id: str, user_id: str) -> Session:
-        token = f"{self.app.org_id}!AQ{secrets.token_urlsafe(60)}"
-        session = Session(token, client_id, user_id, self.app.now())
+        token = f"{self.org_id}!AQ{secrets.token_urlsafe(60)}"
+        session = Session(token, client_id, user_id, self.now())
         self.sessions[token] = session
         return session
 
@@ -85,41 +88,38 @@ class OAuthServer:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         token = token.strip()
-        with self.app.lock:
-            session = self.sessions.get(token) if scheme.lower() in ("bearer", "oauth") else None
-            now = self.app.now()
-            if session is not None and now - session.last_used > self.app.session_ttl:
-                del self.sessions[token]
-                session = None
-            if session is None:
-                raise RequestError(401, "INVALID_SESSION_ID", "Session expired or invalid")
-            session.last_used = now
-            return session
+        session = self.sessions.get(token) if scheme.lower() in ("bearer", "oauth") else None
+        now = self.now()
+        if session is not None and now - session.last_used > self.session_ttl:
+            del self.sessions[token]
+            session = None
+        if session is None:
+            raise RequestError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        session.last_used = now
+        return session
 
     def token_endpoint(self, request: Request) -> Response:
         if request.method != "POST":
             raise method_not_allowed(request.method, "POST")
         form = request.form
         grant_type = form.get("grant_type", "")
-        with self.app.lock:
-            if grant_type == "client_credentials":
-                client_id, client_secret = form.get("client_id"), form.get("client_secret")
-                if request.authorization and request.authorization.type == "basic":
-                    client_id = client_id or request.authorization.username
-                    client_secret = client_secret or request.authorization.password
-                client = self.clients.get(client_id or "")
-                if client is None:
-                    return oauth_error("invalid_client_id", "client identifier invalid")
-                if client.client_secret is None:
-                    return oauth_error("invalid_grant", "no client credentials user enabled")
-                if not client_secret or not hmac.compare_digest(client.client_secret,
-                                                                client_secret):
-                    return oauth_error("invalid_client", "invalid client credentials")
-                user_id = (self.store.ensure_user(client.username) if client.username
-                           else self.store.default_user_id)
-                return self._token_response(request, client, user_id)
-            if grant_type == JWT_BEARER:
-                return self._jwt_grant(request, form.get("assertion") or "")
+        if grant_type == "client_credentials":
+            client_id, client_secret = form.get("client_id"), form.get("client_secret")
+            if request.authorization and request.authorization.type == "basic":
+                client_id = client_id or request.authorization.username
+                client_secret = client_secret or request.authorization.password
+            client = self.clients.get(client_id or "")
+            if client is None:
+                return oauth_error("invalid_client_id", "client identifier invalid")
+            if client.client_secret is None:
+                return oauth_error("invalid_grant", "no client credentials user enabled")
+            if not client_secret or not hmac.compare_digest(client.client_secret, client_secret):
+                return oauth_error("invalid_client", "invalid client credentials")
+            user_id = (self.users.ensure_user(client.username) if client.username
+                       else self.users.default_user_id)
+            return self._token_response(request, client, user_id)
+        if grant_type == JWT_BEARER:
+            return self._jwt_grant(request, form.get("assertion") or "")
         return oauth_error("unsupported_grant_type", "grant type not supported")
 
     def _jwt_grant(self, request: Request, assertion: str) -> Response:
@@ -150,19 +150,19 @@ class OAuthServer:
             exp_value = float(exp)  # Salesforce's own examples send exp as a string
         except (TypeError, ValueError):
             return oauth_error("invalid_grant", "expired authorization code")
-        if exp_value <= self.app.now().timestamp():
+        if exp_value <= self.now().timestamp():
             return oauth_error("invalid_grant", "expired authorization code")
         subject = claims.get("sub") or claims.get("prn")
         if not subject or (client.username and subject != client.username):
             return oauth_error("invalid_grant", "user hasn't approved this consumer")
-        user_id = self.store.ensure_user(subject)
+        user_id = self.users.ensure_user(subject)
         return self._token_response(request, client, user_id)
 
     def _token_response(self, request: Request, client: Client, user_id: str) -> Response:
         session = self.new_session(client.client_id, user_id)
         base = request.host_url.rstrip("/")
-        identity = f"{base}/id/{self.app.org_id}{id_checksum(self.app.org_id)}/{user_id}"
-        issued_at = str(int(self.app.now().timestamp() * 1000))
+        identity = f"{base}/id/{self.org_id}{id_checksum(self.org_id)}/{user_id}"
+        issued_at = str(int(self.now().timestamp() * 1000))
         key = (client.client_secret or client.client_id).encode()
         signature = base64.b64encode(
             hmac.new(key, (identity + issued_at).encode(), hashlib.sha256).digest()).decode()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
 from werkzeug.wrappers import Request, Response
 
@@ -25,9 +25,6 @@ from emulators.salesforce.errors import RequestError, json_response
 from emulators.salesforce.ids import make_id
 from emulators.salesforce.store import RecordStore
 from emulators.salesforce.wire import batch_size, url_maker
-
-if TYPE_CHECKING:
-    from emulators.salesforce.app import SalesforceEmulator
 
 QUERY_LOCATOR_TTL = dt.timedelta(minutes=15)
 MAX_OPEN_CURSORS = 10  # per org here; Salesforce allows 10 open query cursors per user
@@ -42,20 +39,17 @@ class Cursor:
 
 
 class QueryApi:
-    def __init__(self, app: "SalesforceEmulator") -> None:
-        self.app = app
+    def __init__(self, store: RecordStore, now: Callable[[], dt.datetime]) -> None:
+        self.store = store
+        self.now = now  # the emulator clock, by which an idle cursor expires
         self.cursors: collections.OrderedDict[str, Cursor] = collections.OrderedDict()
-
-    @property
-    def store(self) -> RecordStore:
-        return self.app.store
 
     def query(self, request: Request, version: str, endpoint: str) -> Response:
         text = request.args.get("q")
         if text is None:
             raise RequestError(400, "MALFORMED_QUERY", "'q' parameter required")
         try:
-            bound = soql.compile_query(text, self.app.schema)
+            bound = soql.compile_query(text, self.store.schema)
         except soql.SoqlError as e:
             raise RequestError(400, e.error_code, e.message) from None
         include_deleted = endpoint == "queryAll"
@@ -70,7 +64,7 @@ class QueryApi:
             return json_response(200, {"totalSize": result.total_size, "done": True,
                                "records": result.records})
         locator = make_id("01g", next(self.store.counter))
-        self.cursors[locator] = Cursor(result.records, batch, self.app.now(), endpoint)
+        self.cursors[locator] = Cursor(result.records, batch, self.now(), endpoint)
         while len(self.cursors) > MAX_OPEN_CURSORS:
             self.cursors.popitem(last=False)
         return json_response(200, {
@@ -83,12 +77,12 @@ class QueryApi:
                     segment: str) -> Response:
         locator, _, offset_text = segment.partition("-")
         cursor = self.cursors.get(locator)
-        if cursor is not None and self.app.now() - cursor.last_used > QUERY_LOCATOR_TTL:
+        if cursor is not None and self.now() - cursor.last_used > QUERY_LOCATOR_TTL:
             del self.cursors[locator]
             cursor = None
         if cursor is None or not offset_text.isdigit():
             raise RequestError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        cursor.last_used = self.app.now()
+        cursor.last_used = self.now()
         self.cursors.move_to_end(locator)
         offset = int(offset_text)
         batch = cursor.batch_size
@@ -124,6 +118,4 @@ class QueryApi:
         if not include_deleted:
             rows = [r for r in rows if not r.get("IsDeleted")]
         return rows
-
-    # -- single-record resources
 

@@ -5,7 +5,7 @@ basic info), ``/sobjects/{type}/describe``, ``/sobjects/{type}/{id}`` (get, upda
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
@@ -13,21 +13,14 @@ from emulators.salesforce.coercion import coerce
 from emulators.salesforce.errors import RequestError, err, json_response, method_not_allowed, not_found, single_error
 from emulators.salesforce.ids import normalize_id
 from emulators.salesforce.oauth import Session
-from emulators.salesforce.schema import FieldDef, SObjectDef
+from emulators.salesforce.schema import SObjectDef
 from emulators.salesforce.store import RecordStore
-from emulators.salesforce.wire import MAX_COLLECTION_SIZE, global_entry, json_object, url_maker
-
-if TYPE_CHECKING:
-    from emulators.salesforce.app import SalesforceEmulator
+from emulators.salesforce.wire import MAX_COLLECTION_SIZE, external_field, global_entry, json_object, url_maker
 
 
 class SObjectsApi:
-    def __init__(self, app: "SalesforceEmulator") -> None:
-        self.app = app
-
-    @property
-    def store(self) -> RecordStore:
-        return self.app.store
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
 
     def handle(self, request: Request, version: str, segs: list[str],
                   session: Session) -> Response:
@@ -36,8 +29,8 @@ class SObjectsApi:
             if method != "GET":
                 raise method_not_allowed(method, "GET")
             return json_response(200, {"encoding": "UTF-8", "maxBatchSize": MAX_COLLECTION_SIZE,
-                               "sobjects": [global_entry(o) for o in self.app.schema.objects()]})
-        obj = self.app.schema.get(segs[0])
+                               "sobjects": [global_entry(o) for o in self.store.schema.objects()]})
+        obj = self.store.schema.get(segs[0])
         if obj is None:
             raise not_found()
         self.store.records.setdefault(obj.name, {})
@@ -125,28 +118,10 @@ class SObjectsApi:
             raise not_found()
         return Response(status=204)
 
-    def external_field(self, obj: SObjectDef, name: str, single: bool) -> FieldDef:
-        fd = obj.field(name)
-        if fd is None:
-            if single:
-                raise RequestError(404, "NOT_FOUND", f"Provided external ID field does not "
-                                                      f"exist or is not accessible: {name}")
-            raise RequestError(400, "INVALID_FIELD",
-                                f"Field name provided, {name} is not an External ID or indexed "
-                                f"field for {obj.name}")
-        # External id fields, or (standard objects' way) standard idLookup fields like Email.
-        usable = fd.type == "id" or fd.external_id or (
-            fd.is_id_lookup and not fd.name.endswith("__c"))
-        if not usable:
-            raise RequestError(400, "INVALID_FIELD",
-                                f"Field name provided, {fd.name} is not an External ID or indexed "
-                                f"field for {obj.name}")
-        return fd
-
     def _by_external_id(self, request: Request, version: str, obj: SObjectDef, field_name: str,
                         value: str, session: Session) -> Response:
         method = request.method
-        fd = self.external_field(obj, field_name, single=True)
+        fd = external_field(obj, field_name, single=True)
         if fd.type == "id":
             raise not_found()
         matches = self.store.lookup_index(obj, fd, value)
@@ -184,6 +159,4 @@ class SObjectsApi:
                 return single_error(error)
             return Response(status=204)
         raise method_not_allowed(method, "GET,PATCH,DELETE")
-
-    # -- sObject Collections
 

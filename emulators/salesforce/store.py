@@ -39,16 +39,18 @@ class ObjMeta:
                 self.defaults[fd.name] = False
 
 
-SYSTEM_BOOLEANS = frozenset({"IsDeleted"})
-
-
-
-
 class RecordStore:
+    """The org's records. One store lives as long as its emulator (``clear`` empties it), so
+    the REST handlers are given it once."""
+
     def __init__(self, schema: Schema, now: Callable[[], dt.datetime]) -> None:
         self.schema = schema
         self.now = now
-        self.records: dict[str, dict[str, dict[str, Any]]] = {obj.name: {} for obj in schema.objects()}
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every record, id and index (the schema stays)."""
+        self.records: dict[str, dict[str, dict[str, Any]]] = {obj.name: {} for obj in self.schema.objects()}
         self.seq: dict[str, int] = {}
         self.counter = itertools.count(1)
         self.index: dict[tuple[str, str], dict[Any, set[str]]] = {}
@@ -69,6 +71,8 @@ class RecordStore:
             self.meta_cache[obj.name] = meta
         return meta
 
+    def required_fields(self, obj: SObjectDef) -> list[FieldDef]:
+        return self.meta(obj).required
 
     def index_key(self, fd: FieldDef, value: Any) -> Any:
         if value is None:
@@ -149,27 +153,24 @@ class RecordStore:
         return fd
 
     def prepare(self, obj: SObjectDef, raw: dict[str, Any]) -> dict[str, Any]:
-        """JSON record -> {canonical field name: python value}; request-level errors raise."""
+        """A record as given -> {canonical field name: python value}; request-level errors raise.
+        Values are JSON's, or (from the Python control API) also dates and datetimes."""
         values: dict[str, Any] = {}
         for key, value in raw.items():
             if key == "attributes":
                 continue
             fd = self.field(obj, key)
-            values[fd.name] = coerce(fd, value)
+            if isinstance(value, (dt.date, dt.datetime)) and fd.type in ("date", "datetime"):
+                values[fd.name] = coerce_temporal(fd, value)
+            else:
+                values[fd.name] = coerce(fd, value)
         return values
 
     def control_prepare(self, obj: SObjectDef, raw: dict[str, Any],
                          allow_id: bool) -> dict[str, Any]:
+        """``prepare`` for the control API, whose errors are ``SalesforceEmulatorError``."""
         try:
-            values = {}
-            for key, value in raw.items():
-                if key == "attributes":
-                    continue
-                fd = self.field(obj, key)
-                if isinstance(value, (dt.date, dt.datetime)) and fd.type in ("date", "datetime"):
-                    values[fd.name] = coerce_temporal(fd, value)
-                else:
-                    values[fd.name] = coerce(fd, value)
+            values = self.prepare(obj, raw)
         except RequestError as e:
             raise SalesforceEmulatorError([err(e.error_code, e.message)]) from None
         if not allow_id:

@@ -6,22 +6,30 @@ error ``{statusCode, message, fields}``."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from emulators.salesforce.errors import err
 from emulators.salesforce.ids import normalize_id
-from emulators.salesforce.schema import NUMBER_TYPES, STRING_TYPES, FieldDef, SObjectDef
-
-if TYPE_CHECKING:
-    from emulators.salesforce.store import RecordStore
+from emulators.salesforce.schema import NUMBER_TYPES, STRING_TYPES, FieldDef, Schema, SObjectDef
 
 _EMAIL_RE = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 
 
+class OrgRecords(Protocol):
+    """What validation reads of the org's records (``store.RecordStore`` provides it). The store
+    calls validation on every write, so validation names only this, not the store's module."""
 
-def validate(store: "RecordStore", obj: SObjectDef, values: dict[str, Any],
+    schema: Schema
+    records: dict[str, dict[str, dict[str, Any]]]  # sObject name -> id -> record (deleted too)
+
+    def required_fields(self, obj: SObjectDef) -> list[FieldDef]: ...
+
+    def lookup_index(self, obj: SObjectDef, fd: FieldDef, value: Any) -> list[str]: ...
+
+
+def validate(store: OrgRecords, obj: SObjectDef, values: dict[str, Any],
               existing: dict[str, Any] | None) -> dict[str, Any] | None:
     creating = existing is None
     if not creating and obj.name == "Lead" and existing.get("IsConverted"):
@@ -37,7 +45,7 @@ def validate(store: "RecordStore", obj: SObjectDef, values: dict[str, Any],
                     f"Unable to create/update fields: {', '.join(locked)}. Please check the "
                     f"security settings of this field and verify that it is read/write for "
                     f"your profile or permission set.", locked)
-    missing = [fd.name for fd in store.meta(obj).required if (
+    missing = [fd.name for fd in store.required_fields(obj) if (
         (creating and values.get(fd.name) is None and fd.default is None)
         or (fd.name in values and values[fd.name] is None))]
     if missing:
@@ -59,7 +67,8 @@ def validate(store: "RecordStore", obj: SObjectDef, values: dict[str, Any],
                             f"with id: {clash[0]}", [fd.name])
     return None
 
-def validate_value(store: "RecordStore", obj: SObjectDef, fd: FieldDef, value: Any) -> dict[str, Any] | None:
+
+def validate_value(store: OrgRecords, obj: SObjectDef, fd: FieldDef, value: Any) -> dict[str, Any] | None:
     if value is None:
         if fd.restricted_picklist and not fd.is_nillable:
             return err("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",

@@ -1,5 +1,6 @@
 """Reading Salesforce REST requests and shaping common answers: raw path segments, JSON bodies,
-the query batch size header, record URLs, and collection result items."""
+the query batch size header, the field an upsert is keyed by, record URLs, and collection
+result items."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import unquote
 from werkzeug.wrappers import Request
 
 from emulators.salesforce.errors import RequestError
-from emulators.salesforce.schema import SObjectDef
+from emulators.salesforce.schema import FieldDef, SObjectDef
 
 MAX_COLLECTION_SIZE = 200
 DEFAULT_BATCH_SIZE = 2000
@@ -48,6 +49,26 @@ def batch_size(request: Request) -> int:
     if not m:
         return DEFAULT_BATCH_SIZE
     return max(MIN_BATCH_SIZE, min(DEFAULT_BATCH_SIZE, int(m.group(1))))
+
+
+def external_field(obj: SObjectDef, name: str, single: bool) -> FieldDef:
+    """The field named in ``/{type}/{field}/{value}`` (``single``) or a collection upsert's URL."""
+    fd = obj.field(name)
+    if fd is None:
+        if single:
+            raise RequestError(404, "NOT_FOUND", f"Provided external ID field does not "
+                                                  f"exist or is not accessible: {name}")
+        raise RequestError(400, "INVALID_FIELD",
+                            f"Field name provided, {name} is not an External ID or indexed "
+                            f"field for {obj.name}")
+    # External id fields, or (standard objects' way) standard idLookup fields like Email.
+    usable = fd.type == "id" or fd.external_id or (
+        fd.is_id_lookup and not fd.name.endswith("__c"))
+    if not usable:
+        raise RequestError(400, "INVALID_FIELD",
+                            f"Field name provided, {fd.name} is not an External ID or indexed "
+                            f"field for {obj.name}")
+    return fd
 
 
 def url_maker(version: str) -> Callable[[str, str], str]:

@@ -85,6 +85,10 @@ class Query:
 
 # --- parser -----------------------------------------------------------------------------------
 
+# Tokens that are a literal as they stand (the tokenizer has already parsed the value), and the
+# kind of literal each one is.
+_VALUE_LITERALS = {"NUMBER": "number", "DATE": "date", "DATETIME": "datetime"}
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -294,15 +298,9 @@ class _Parser:
                                 f"(found {len(t.value)})")
             self.advance()
             return Literal("string", t.value, t)
-        if t.kind == "NUMBER":
+        if t.kind in _VALUE_LITERALS:
             self.advance()
-            return Literal("number", t.value, t)
-        if t.kind == "DATE":
-            self.advance()
-            return Literal("date", t.value, t)
-        if t.kind == "DATETIME":
-            self.advance()
-            return Literal("datetime", t.value, t)
+            return Literal(_VALUE_LITERALS[t.kind], t.value, t)
         if t.kind == "IDENT":
             word = t.text.upper()
             if word in ("TRUE", "FALSE"):
