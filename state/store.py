@@ -37,9 +37,9 @@ def _link(row: LinkRow) -> Link:
 
 
 class StateStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, read_only=read_only)
 
     # -- lifecycle -------------------------------------------------------------------------
     def migrate(self) -> None:

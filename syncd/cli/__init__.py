@@ -5,7 +5,8 @@ tables and the progress bar are in ``console``. The CLI is the only part of sync
 
 Exit codes (README "Exit codes"): 0 success; 3 finished but some records were rejected;
 4 configuration or mapping error, nothing written; 5 remote system unavailable, quota used up or
-authentication failed; 6 another syncer holds the lock; 2 bad command line; 1 a bug.
+authentication failed; 6 another syncer holds the lock; 7 the state store cannot be used
+(read-only, full, corrupt, missing, unreachable); 2 bad command line; 1 a bug.
 """
 
 from __future__ import annotations
