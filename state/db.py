@@ -135,6 +135,10 @@ def migrate(engine: Engine) -> None:
         marker = path.with_name(path.name + CREATED_MARKER)
         if not marker.exists():
             try:
+                # Links and outcomes are personal data about contacts: owner only, whatever the
+                # umask (systemd's StateDirectory gives 0700 anyway; a shell may not). SQLite
+                # gives the -wal and -shm files the database file's mode.
+                path.chmod(0o600)
                 marker.write_text("syncd's state database beside this file holds a schema. If that file is "
                                   "missing or empty, syncd stops (exit 7) instead of starting afresh;\n"
                                   "delete this marker only to start from empty state on purpose.\n")

@@ -192,3 +192,9 @@ def test_status_works_on_a_read_only_state_directory(syncd):
             path.chmod(0o644)
     assert done.returncode == ExitCode.OK, done.stderr
     assert "2 contacts linked to Salesforce" in done.stdout
+
+
+def test_the_state_database_is_created_readable_by_its_owner_only(syncd):
+    syncd.hubspot.create_contacts(qualified(1))
+    assert run_once(syncd)[0] == ExitCode.OK
+    assert state_db(syncd).stat().st_mode & 0o777 == 0o600

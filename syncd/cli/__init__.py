@@ -12,9 +12,11 @@ authentication failed; 6 another syncer holds the lock; 7 the state store cannot
 from __future__ import annotations
 
 import sys
+import traceback
 
 import click
 
+from syncd.app.logs import SCRUBBER
 from syncd.cli.common import Exit
 from syncd.cli.demo import demo
 from syncd.cli.mapping import mapping
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except SyncdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except Exception:  # noqa: BLE001 - a bug: the traceback is for its report, secrets masked, no locals
+        print(SCRUBBER.scrub(traceback.format_exc()), file=sys.stderr)
+        return int(ExitCode.INTERNAL_ERROR)
     return int(ExitCode.OK)
 
 
