@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import requests
 import urllib3
 
+from connectors.http import RefusedRedirect
 from syncd.core.errors import (
     AuthenticationFailed,
     QuotaExhausted,
@@ -41,6 +42,7 @@ TIMEOUT = "TIMEOUT"
 TLS_UNTRUSTED = "CERTIFICATE_VERIFY_FAILED"
 UNEXPECTED = "UNEXPECTED_RESPONSE"
 SESSION_EXPIRED = "INVALID_SESSION_ID"
+INSECURE_REDIRECT = "INSECURE_REDIRECT"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ RULES: tuple[Rule, ...] = (
     Rule(ANY, None, TLS_UNTRUSTED, None, RemoteUnavailable, WhoActs.CONFIG, False,
          explain="the server's TLS certificate is not trusted; if a proxy re-signs HTTPS traffic, add its CA "
                  "with tls.ca_bundle (verification is never switched off)"),
+    Rule(ANY, None, INSECURE_REDIRECT, None, RequestRejected, WhoActs.SYSTEM, False,
+         explain="the server redirected to plain http; syncd sends nothing unencrypted (check the configured "
+                 "URL, or a proxy in the way)"),
     Rule(ANY, None, UNREACHABLE, None, TransientError, WhoActs.TRANSIENT, True),
     Rule(ANY, None, TIMEOUT, None, TransientError, WhoActs.TRANSIENT, True),
     Rule(ANY, None, UNEXPECTED, None, UnexpectedResponse, WhoActs.SYSTEM, True),
@@ -180,6 +185,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def transport_error(system: str, what: str, exc: BaseException) -> RemoteError:
     """A call that got no HTTP answer: untrusted TLS, a timeout, or no connection."""
     causes = _causes(exc)
+    refused = next((c for c in causes if isinstance(c, RefusedRedirect)), None)
+    if refused is not None:
+        return remote_error(system, what, code=INSECURE_REDIRECT, message=str(refused))
     if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
         reason = next(str(c.verify_message) for c in causes if isinstance(c, ssl.SSLCertVerificationError))
         return remote_error(system, what, code=TLS_UNTRUSTED, message=reason)

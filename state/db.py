@@ -12,12 +12,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, inspect, text
+from sqlalchemy import Table, event, inspect, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from state import models  # noqa: F401 - every table is defined there, for create_all
+from state.faults import os_error, state_unavailable, translate
 from state.models import SchemaVersionRow
 
 SCHEMA_VERSION = 3   # 2: closed-loop tables and runs.leg; 3: links.source_modified and links.mapping_fp
@@ -57,16 +58,64 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        if str(path) not in ("", ":memory:"):
-            path.parent.mkdir(parents=True, exist_ok=True)
+# Written beside a SQLite state file once it holds a schema: from then on a missing or emptied
+# file is a loss to report (exit 7), not a first run to start afresh.
+CREATED_MARKER = ".created"
+
+
+def sqlite_path(url: str) -> Path | None:
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    return Path(path) if path not in ("", ":memory:") else None
+
+
+def _check_sqlite_file(path: Path) -> None:
+    marker = path.with_name(path.name + CREATED_MARKER)
+    if not marker.exists():
+        return
+    if not path.exists():
+        raise state_unavailable("missing", str(path), f"the file is gone, though {marker.name} beside it "
+                                "says syncd created it; restore it, or delete that marker to start from empty state")
+    if path.stat().st_size == 0:
+        raise state_unavailable("missing", str(path), "the file is empty (0 bytes); restore it, or delete "
+                                f"{marker.name} beside it to start from empty state")
+
+
+def _read_only_sqlite(path: Path) -> str:
+    """A URL that reads ``path`` without writing anything, even in a directory syncd cannot write.
+    SQLite needs the -wal and -shm files to read a WAL database; they exist while a writer has it
+    open. Without them nobody is writing, and the file can be read as immutable."""
+    if not path.exists():
+        raise state_unavailable("missing", str(path), "there is no state database yet (no run has written one)")
+    mode = "mode=ro" if path.with_name(path.name + "-wal").exists() else "immutable=1"
+    return f"sqlite:///file:{path}?{mode}&uri=true"
+
+
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine whose operator-side failures (read-only, full, corrupt, unreachable) raise
+    ``StateUnavailable`` (``state.faults``). ``read_only``: SQLite is opened without writing
+    (no directory, no journal mode); for PostgreSQL it changes nothing."""
+    where = make_url(url).render_as_string(hide_password=True)
+    path = sqlite_path(url)
+    if path is not None:
+        try:
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            _check_sqlite_file(path)
+            if read_only:
+                url = _read_only_sqlite(path)
+        except OSError as exc:
+            raise os_error(exc, path.parent) from exc
+        where = str(path)
+    if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    # Timestamps are stored naive, in UTC: make the session agree, whatever the server's zone.
-    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC", "connect_timeout": 10})
+        if not read_only:
+            event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        # Timestamps are stored naive, in UTC: make the session agree, whatever the server's zone.
+        engine = create_engine(url, pool_pre_ping=True,
+                               connect_args={"options": "-c timezone=UTC", "connect_timeout": 10})
+    event.listen(engine, "handle_error", lambda context: translate(context, where))
+    return engine
 
 
 def migrate(engine: Engine) -> None:
@@ -81,6 +130,20 @@ def migrate(engine: Engine) -> None:
             if session.get(SchemaVersionRow, SCHEMA_VERSION) is None:
                 session.add(SchemaVersionRow(version=SCHEMA_VERSION))
                 session.commit()
+    path = sqlite_path(engine.url.render_as_string(hide_password=False))
+    if path is not None:
+        marker = path.with_name(path.name + CREATED_MARKER)
+        if not marker.exists():
+            try:
+                # Links and outcomes are personal data about contacts: owner only, whatever the
+                # umask (systemd's StateDirectory gives 0700 anyway; a shell may not). SQLite
+                # gives the -wal and -shm files the database file's mode.
+                path.chmod(0o600)
+                marker.write_text("syncd's state database beside this file holds a schema. If that file is "
+                                  "missing or empty, syncd stops (exit 7) instead of starting afresh;\n"
+                                  "delete this marker only to start from empty state on purpose.\n")
+            except OSError as exc:
+                raise os_error(exc, marker) from exc
 
 
 def upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],

@@ -25,6 +25,7 @@ from state.db import aware as _aware
 from state.db import rows_in, upsert
 from state.models import FeedbackRejectionRow, LinkRow, OutcomeRow, utcnow
 from state.store import StateStore, rejection
+from state.text import storable
 from syncd.core.records import OutcomeState, Rejection
 
 
@@ -34,7 +35,7 @@ _STATE_COLUMNS = ("lead_id", "lead_status", "disqualified_reason", "converted", 
 
 
 def _cut(value: str | None, size: int = 255) -> str | None:
-    return value[:size] if value else value
+    return storable(value, size)
 
 
 def _to_state(row: OutcomeRow) -> OutcomeState:

@@ -19,11 +19,12 @@ from sqlmodel import Session, select
 
 from state.db import chunks, make_engine, migrate, rows_in, upsert
 from state.models import CursorRow, LinkRow, RejectionColumns, RejectionRow, RunRow, utcnow
+from state.text import storable
 from syncd.core.records import Link, Rejection
 
 
 def _cut(value: str | None, size: int = 255) -> str | None:
-    return value[:size] if value else None
+    return storable(value, size) or None
 
 
 def rejection(row: RejectionColumns) -> Rejection:
@@ -36,9 +37,9 @@ def _link(row: LinkRow) -> Link:
 
 
 class StateStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, read_only=read_only)
 
     # -- lifecycle -------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -139,7 +140,7 @@ class StateStore:
         for chunk in chunks(gone):
             connection.execute(table.delete().where(table.c.pipeline == pipeline, table.c.hubspot_id.in_(chunk)))
         rows = {r.hubspot_id: {
-            "pipeline": pipeline, "hubspot_id": r.hubspot_id, "code": r.code[:80], "message": r.message,
+            "pipeline": pipeline, "hubspot_id": r.hubspot_id, "code": storable(r.code, 80), "message": storable(r.message),
             "payload_hash": r.payload_hash, "retryable": r.retryable, "attempts": 1,
             "first_seen_at": now, "last_seen_at": now, "run_id": run_id,
         } for r in rejections}
@@ -184,7 +185,7 @@ class StateStore:
             row = session.get(RunRow, run_id)
             if row is None:
                 return
-            row.status, row.counts, row.error = status, dict(counts), error
+            row.status, row.counts, row.error = status, dict(counts), storable(error)
             row.finished_at = utcnow()
             session.add(row)
             session.commit()

@@ -57,3 +57,14 @@ def test_a_full_cycle_on_postgresql_state_converges_and_reruns_write_nothing(syn
     writes = syncd.salesforce_writes()
     assert syncd.run(env=env).counts["unchanged"] == 250 and syncd.salesforce_writes() == writes
     assert sorted(syncd.leads_by_hubspot_id()) == sorted(ids)
+
+
+def test_storable_text_keeps_what_a_database_can_hold_and_marks_the_rest():
+    from state.text import storable
+
+    assert storable("Zoë 日本 \U0001F600") == "Zoë 日本 \U0001F600"
+    assert storable("Bad\ud800X") == "Bad\ufffdX"                  # lone surrogate
+    assert storable("\ud83d\ude00") == "\U0001F600"                 # a pair split in two code points
+    assert storable("a\x00b") == "a\ufffdb"
+    assert storable("x" * 300, 255) == "x" * 255
+    assert storable(None) is None and storable("") == ""

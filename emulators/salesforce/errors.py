@@ -55,7 +55,10 @@ def not_found() -> RequestError:
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False), status=status,
+    # Salesforce is Java: a lone surrogate a client sent is kept in the record and comes out of
+    # its UTF-8 encoder as "?", never as a 500.
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return Response(text.encode("utf-8", "replace"), status=status,
                     headers=headers or {}, content_type="application/json;charset=UTF-8")
 
 

@@ -2,7 +2,7 @@
 hands them to the leg runner as ports (the runner never imports a concrete connector).
 
 - ``load``: settings and mapping, fully validated before anything touches the network;
-- ``open_store``: the state database, migrated;
+- ``open_store``: the state database, migrated (``open_store_for_reading``: read-only if need be);
 - ``syncd.app.connectors``: both systems' clients, their limiters and retry policy;
 - ``syncd.app.cycle``: one sync cycle (forward, then back), as `run --once`, the service and the
   demo all run it.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from state.store import StateStore
 from syncd.config import Settings, find_config, load_settings
+from syncd.core.errors import StateUnavailable
 from syncd.mapping import Mapping, load_mapping
 
 
@@ -36,3 +37,14 @@ def open_store(settings: Settings) -> StateStore:
     store = StateStore(settings.state.database_url.get_secret_value())
     store.migrate()
     return store
+
+
+def open_store_for_reading(settings: Settings) -> StateStore:
+    """The state store for commands that only read it (status, report): migrated when it can be
+    written, else opened read-only, so an operator without write access can still look."""
+    try:
+        return open_store(settings)
+    except StateUnavailable as exc:
+        if exc.kind != "read_only":
+            raise
+    return StateStore(settings.state.database_url.get_secret_value(), read_only=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from state.store import StateStore
 from syncd.app import Loaded
 from syncd.app.connectors import Connectors
+from syncd.core.errors import StateUnavailable
 from syncd.core.ports import NoProgress, Progress
 from syncd.run.back import BackLeg
 from syncd.run.forward import ForwardLeg
@@ -56,7 +57,8 @@ def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full:
         forward = run_forward(loaded, store, connectors, dry_run=dry_run, full=full, progress=progress,
                               should_stop=should_stop)
         back = None
-        if loaded.mapping.feedback is not None and not (should_stop is not None and should_stop()):
+        state_failed = isinstance(forward.error, StateUnavailable)    # the back leg needs the same store
+        if loaded.mapping.feedback is not None and not state_failed and not (should_stop is not None and should_stop()):
             back = run_back(loaded, store, connectors, dry_run=dry_run, full=full, should_stop=should_stop)
         return CycleResult(forward, back)
     finally:

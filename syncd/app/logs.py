@@ -9,17 +9,32 @@ and urllib3's stay at WARNING whatever the level.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import sys
 from collections.abc import Iterable
 from typing import Any, Callable, TextIO
+from urllib.parse import quote, quote_plus
 
 import structlog
 
 _SECRET_KEY = re.compile(r"(token|secret|password|passwd|authorization|assertion|private_key|api_key)", re.I)
 QUIET_LOGGERS = ("hubspot", "urllib3", "simple_salesforce", "werkzeug", "apscheduler.executors.default")
 MASK = "***"
+
+
+def _forms(secret: str) -> set[str]:
+    """The ways a secret can show up in text: as is, escaped in JSON or a Python repr (a
+    traceback), URL-encoded (a form body or query string), base64 (a Basic header, an encoded
+    blob), and each long line of a multi-line secret (a PEM key)."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = {secret, json.dumps(secret)[1:-1], repr(secret)[1:-1], repr(raw)[2:-1],
+             quote(secret, safe=""), quote_plus(secret), base64.b64encode(raw).decode(),
+             base64.urlsafe_b64encode(raw).decode(), base64.b64encode(raw).decode().rstrip("=")}
+    forms |= {line.strip() for line in secret.splitlines() if len(line.strip()) >= 16}
+    return forms
 
 
 class SecretScrubber:
@@ -30,7 +45,13 @@ class SecretScrubber:
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret that contains another is masked whole.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        forms = {form for secret in secrets if secret for form in _forms(secret)}
+        self.secrets = sorted({s for s in forms if len(s) >= 4}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every form of every secret masked: for text that bypasses structlog
+        (a traceback printed on the way out)."""
+        return self._clean(text)
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -86,6 +107,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", secrets: Iterable[
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     if console:
+        # A plain traceback, as text, before the scrubber sees the event: the console renderer's
+        # own (rich) tracebacks would show every frame's locals, secrets included, unscrubbed.
+        shared.append(structlog.processors.format_exc_info)
         renderer: Any = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
         stream: Callable[[], TextIO] = lambda: sys.stderr  # noqa: E731 - looked up per line
     else:

@@ -5,15 +5,18 @@ tables and the progress bar are in ``console``. The CLI is the only part of sync
 
 Exit codes (README "Exit codes"): 0 success; 3 finished but some records were rejected;
 4 configuration or mapping error, nothing written; 5 remote system unavailable, quota used up or
-authentication failed; 6 another syncer holds the lock; 2 bad command line; 1 a bug.
+authentication failed; 6 another syncer holds the lock; 7 the state store cannot be used
+(read-only, full, corrupt, missing, unreachable); 2 bad command line; 1 a bug.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 
 import click
 
+from syncd.app.logs import SCRUBBER
 from syncd.cli.common import Exit
 from syncd.cli.demo import demo
 from syncd.cli.mapping import mapping
@@ -56,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except SyncdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except Exception:  # noqa: BLE001 - a bug: the traceback is for its report, secrets masked, no locals
+        print(SCRUBBER.scrub(traceback.format_exc()), file=sys.stderr)
+        return int(ExitCode.INTERNAL_ERROR)
     return int(ExitCode.OK)
 
 

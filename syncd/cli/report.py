@@ -61,7 +61,7 @@ def report(config_path: Path | None, since: str | None, until: str | None, by: t
         loaded = app.load(config_path, require_credentials=False)
     except ConfigError as exc:
         raise fail(exc) from None
-    store = app.open_store(loaded.settings)
+    store = app.open_store_for_reading(loaded.settings)
     try:
         rows = OutcomeStore(store).report_rows(loaded.settings.sync.pipeline, start, end)
     finally:

@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import click
+import structlog
 
 from state.lease import holding
 from state.store import StateStore
@@ -15,7 +16,7 @@ from syncd import app
 from syncd.app.cycle import run_cycle
 from syncd.cli import console
 from syncd.cli.common import Exit, config_option, fail, stderr, stdout
-from syncd.core.errors import ConfigError, SyncdError
+from syncd.core.errors import ConfigError, StateUnavailable, SyncdError
 from syncd.app.logs import configure_logging
 from syncd.run.result import CycleResult
 from syncd.service import graceful_stop, serve
@@ -50,7 +51,13 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
         raise fail(exc) from None
     settings = loaded.settings
     human = configure_logging(settings.logging.format, settings.logging.level, settings.secret_values())
-    store = app.open_store(settings)
+    try:
+        store = app.open_store(settings)
+    except StateUnavailable as exc:          # before any run exists: still the run.failed line
+        structlog.get_logger("syncd.run").error("run.failed", pipeline=settings.sync.pipeline, error=str(exc),
+                                               error_type=type(exc).__name__, code=exc.code,
+                                               who_acts=exc.who_acts)
+        raise fail(exc) from None
     dry_run = dry_run or settings.sync.dry_run
     try:
         # A dry run writes nothing, so it needs no lock and may run beside the service.

@@ -33,7 +33,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         loaded = app.load(config_path, require_credentials=False)
     except ConfigError as exc:
         raise fail(exc) from None
-    store = app.open_store(loaded.settings)
+    store = app.open_store_for_reading(loaded.settings)
     pipeline = loaded.settings.sync.pipeline
     try:
         runs = store.recent_runs(pipeline, limit)

@@ -35,6 +35,25 @@ def https_url(value: str, example: str) -> str:
     return value.rstrip("/")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def secret_text(value: Any, *, multiline: bool = False) -> Any:
+    """A secret must be one line of printable text (a PEM key: lines). A newline or another control
+    character is a second value pasted in, or a damaged file; sent as it is, it would break the
+    HTTP header it goes into and show up in the error. Where it is is said; what it is, never."""
+    text = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    if isinstance(text, str):
+        bad = (_CONTROL_BUT_LINES if multiline else _CONTROL).search(text)
+        if bad:
+            what = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}.get(bad.group(),
+                                                                                         "a control character")
+            raise ValueError(f"contains {what} at character {bad.start() + 1} of {len(text)}; a secret must be "
+                             "a single line (is there a second value, or a stray line, in the file?)")
+    return value
+
+
 def existing_file(path: Path, what: str) -> Path:
     if not path.exists():
         raise ValueError(f"{what} not found: {path}")

@@ -38,7 +38,7 @@ from syncd.core.errors import ConfigError, Problem
 from .explain import explain_validation_error
 from .locs import Loc, render_loc
 from .models import Settings, home
-from .names import LEAVES
+from .names import LEAVES, section
 from .secrets import missing_credentials, read_secret_files
 from .sources import Layer, YamlLayer, merge_layers, settings_layers
 from .yamlfile import load_yaml
@@ -90,7 +90,10 @@ def load_settings(path: Path | None, env: Mapping[str, str] = os.environ, *,
     problems = [problem for layer in layers for problem in layer.problems]
 
     def place(loc: Loc, message: str, at_key: bool = False) -> None:
-        problems.append(_placed(layers, loc, message, at_key, read_from.get(loc, loc)))
+        origin = read_from.get(loc, loc)
+        if origin != loc:                       # a secret read from a file: name the file too
+            message = f"{message} (in {(section(data, origin[:-1]) or {}).get(origin[-1])})"
+        problems.append(_placed(layers, loc, message, at_key, origin))
 
     for spec, error in unreadable:
         place(spec.file_loc, error)

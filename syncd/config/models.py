@@ -70,6 +70,11 @@ class HubSpotSettings(_Section):
     def _url(cls, value: str) -> str:
         return checks.https_url(value, "https://api.hubapi.com")
 
+    @field_validator("access_token")
+    @classmethod
+    def _one_line(cls, value: SecretStr | None) -> SecretStr | None:
+        return checks.secret_text(value)
+
 
 class SalesforceAuth(_Section):
     """OAuth settings for the connected app. Which keys apply depends on ``flow``."""
@@ -90,6 +95,11 @@ class SalesforceAuth(_Section):
         None, validate_default=True, description="RSA private key PEM text (jwt_bearer; secret).")
     private_key_file: Path | None = Field(None, validate_default=True,
                                           description="RSA private key PEM file (jwt_bearer).")
+
+    @field_validator("client_secret", "private_key")
+    @classmethod
+    def _secret_text(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        return checks.secret_text(value, multiline=info.field_name == "private_key")
 
     @field_validator(*ONLY_FOR)
     @classmethod
@@ -169,6 +179,7 @@ class StateSettings(_Section):
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, value: SecretStr) -> SecretStr:
+        checks.secret_text(value)
         checks.database_url(value.get_secret_value())
         return value
 

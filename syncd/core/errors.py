@@ -1,6 +1,8 @@
 """syncd's small error taxonomy, grouped by what to do about an error.
 
 - ``ConfigError``: the user must fix a file or variable; nothing was written (exit 4).
+- ``StateUnavailable``: the state store cannot be used (read-only, full, corrupt, emptied,
+  unreachable); the operator must act (exit 7). What was committed before stays valid.
 - A rejected record is not an exception: it is carried as data (``core.records.Rejection``) with
   the remote error code; the other records go on.
 - ``TransientError``: back off and retry inside this run (rate limit, 5xx, lock contention, a
@@ -30,12 +32,14 @@ class ExitCode(IntEnum):
     CONFIG_ERROR = 4            # configuration or mapping invalid; nothing was written
     REMOTE_UNAVAILABLE = 5      # remote system down, quota exhausted or authentication failed
     LOCKED = 6                  # another syncer holds this pipeline's lock
+    LOCAL_FAILURE = 7           # syncd's own side: the state store is read-only, full, corrupt, gone or unreachable
 
 
 class WhoActs:
     CONFIG = "config"           # the user must change configuration or the mapping
     SYSTEM = "system"           # the remote system or its admin must act (permissions, quota)
     TRANSIENT = "transient"     # nobody: wait and retry
+    OPERATOR = "operator"       # whoever runs syncd: disk space, permissions, the state database
     CODE = "code"               # a bug in syncd
 
 
@@ -152,3 +156,18 @@ class LockHeld(SyncdError):
 
     exit_code = ExitCode.LOCKED
     who_acts = WhoActs.TRANSIENT
+
+
+class StateUnavailable(SyncdError):
+    """The state store cannot be read or written: ``kind`` says why (README "Exit codes").
+
+    Raised from the database driver's error (``state.faults``), never from a record: the run
+    stops, the remote writes already committed stay recorded, the next run resumes from them."""
+
+    exit_code = ExitCode.LOCAL_FAILURE
+    who_acts = WhoActs.OPERATOR
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        self.code = kind
+        super().__init__(f"state store {kind.replace('_', ' ')}: {message}")

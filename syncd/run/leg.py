@@ -28,7 +28,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import structlog
 
 from state.store import StateStore
-from syncd.core.errors import SyncdError
+from syncd.core.errors import StateUnavailable, SyncdError
 from syncd.core.ports import NoProgress, Page, Progress
 from syncd.core.records import Rejection
 from syncd.core.window import Window, advance, format_cursor, read_window
@@ -170,9 +170,9 @@ class LegRunner:
         structlog.contextvars.bind_contextvars(run_id=result.run_id, pipeline=self.pipeline, leg=result.leg)
         started = time.monotonic()
         calls_before = self.calls()
-        if not dry_run:
-            self.store.start_run(result.run_id, self.pipeline, dry_run=dry_run, leg=result.leg)
         try:
+            if not dry_run:
+                self.store.start_run(result.run_id, self.pipeline, dry_run=dry_run, leg=result.leg)
             yield
         except SyncdError as exc:
             result.status, result.error = "failed", exc
@@ -190,8 +190,16 @@ class LegRunner:
             result.quota_remaining = self.quota()
             structlog.contextvars.unbind_contextvars("run_id", "pipeline", "leg")
         if not dry_run:
-            self.store.finish_run(result.run_id, status=result.status, counts=result.count_dict(),
-                                  error=str(result.error) if result.error else None)
+            try:
+                self.store.finish_run(result.run_id, status=result.status, counts=result.count_dict(),
+                                      error=str(result.error) if result.error else None)
+            except StateUnavailable as exc:
+                # The store cannot record the run's end: the run failed for that reason, unless
+                # it had already failed for another (then run.failed said why).
+                if result.error is None:
+                    result.status, result.error = "failed", exc
+                    log.error("run.failed", error=str(exc), error_type=type(exc).__name__,
+                              code=exc.code, who_acts=exc.who_acts)
         log.info("run.finished", run_id=result.run_id, pipeline=self.pipeline, leg=result.leg, status=result.status,
                  exit_code=int(result.exit_code), duration_seconds=result.duration_seconds,
                  api_calls=result.api_calls, **result.count_dict())
