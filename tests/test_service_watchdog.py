@@ -66,7 +66,7 @@ def test_a_cycle_stuck_on_a_remote_call_stops_the_watchdog_pings_until_it_moves_
             assert systemd.with_key("WATCHDOG", after=stall) == []   # none, up to the moment it moves
 
             stack.searches.open()                                   # the call is answered: it moves again
-            (resumed,) = daemon.wait_for("service.cycle_resumed")
+            resumed = daemon.wait_for("service.cycle_resumed")[0]
             assert resumed["seconds_without_progress"] >= WATCHDOG_SECONDS
             systemd.wait_for_message(lambda m: "WATCHDOG" in m, after=stall)      # the pings are back
             (finished,) = daemon.wait_for("service.cycle_finished")
