@@ -70,8 +70,15 @@ class LeaseInfo:
     heartbeat_at: dt.datetime
     expires_at: dt.datetime
     next_run_at: dt.datetime | None
+    host_key: str | None = None          # hostname + PID namespace of the holder (see this_host_key)
+
+    @property
+    def pid(self) -> int | None:
+        _, _, pid = self.holder.rpartition(":")
+        return int(pid) if pid.isdigit() else None
 
     def expired(self, now: dt.datetime) -> bool:
+        """The holder stopped heart-beating longer than the TTL ago: anyone may take it over."""
         return self.expires_at <= now
 
     def describe(self, now: dt.datetime) -> str:
@@ -90,7 +97,7 @@ class LeaseInfo:
 
 def _info(row: LeaseRow) -> LeaseInfo:
     return LeaseInfo(row.pipeline, row.holder, row.kind, _aware(row.acquired_at), _aware(row.heartbeat_at),
-                     _aware(row.expires_at), _aware(row.next_run_at))
+                     _aware(row.expires_at), _aware(row.next_run_at), row.host_key)
 
 
 def current_lease(store: StateStore, pipeline: str) -> LeaseInfo | None:
@@ -121,6 +128,16 @@ def process_exists(pid: int) -> bool:
     return True
 
 
+def holder_running(info: LeaseInfo, host_key: str | None,
+                   exists: Callable[[int], bool] = process_exists) -> bool | None:
+    """Whether the holder's process still runs, judged from a process with ``host_key``: True or
+    False on the holder's own machine and PID namespace, None anywhere else (a PID means
+    nothing there; only the heartbeat's age tells)."""
+    if not host_key or info.host_key != host_key or info.pid is None:
+        return None
+    return exists(info.pid)
+
+
 class Lease:
     """This process's claim on a pipeline. ``acquire()``, ``heartbeat()``, ``release()``."""
 
@@ -144,10 +161,8 @@ class Lease:
     # -- taking it ------------------------------------------------------------------------
     def _holder_gone(self, row: LeaseRow) -> bool:
         """The holder ran on this machine, in this PID namespace, and its process is gone."""
-        if not self.host_key or row.host_key != self.host_key:
-            return False
-        _, _, pid = row.holder.rpartition(":")
-        return pid.isdigit() and int(pid) != os.getpid() and not self._process_exists(int(pid))
+        info = _info(row)
+        return info.pid != os.getpid() and holder_running(info, self.host_key, self._process_exists) is False
 
     def _values(self, now: dt.datetime) -> dict:
         return {"token": self.token, "holder": self.holder, "host_key": self.host_key, "kind": self.kind,

@@ -1,13 +1,15 @@
 """`syncd run` as a real subprocess, for the service tests: its output collected and parsed
 line by line, and ways to wait for an event, send a signal, scrape its HTTP endpoint, listen on a
-systemd notification socket it writes to, and hold an emulator's requests (``Gate``) so that a
-cycle stays in flight exactly as long as a test needs.
+systemd notification socket it writes to, and hold an emulator's requests (``Gate``, and the
+emulators with gates in front: ``gated_stack``) so that a cycle stays in flight exactly as long
+as a test needs.
 
 Every wait here waits for something to happen, with a generous timeout that only turns a hang
 into a failure; none asserts how fast it happened."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -22,10 +24,19 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulators.hubspot import HubSpotEmulator
+from emulators.salesforce import SalesforceEmulator
+from emulators.stack import start_stack
+from tests.conftest import Syncd
+
 ROOT = Path(__file__).resolve().parent.parent
+SEARCH = ("POST", "/crm/v3/objects/contacts/search")
+COLLECTIONS_WRITE = ("PATCH", "/composite/sobjects")
+COMMON_FIELDS = {"event", "level", "timestamp", "run_id", "pipeline", "leg", "exception", "logger"}
 
 
 def documented_events() -> dict[str, set[str]]:
@@ -36,6 +47,22 @@ def documented_events() -> dict[str, set[str]]:
         if match:
             events[match[1]] = set(re.findall(r"`([a-z_]+)`", line))
     return events
+
+
+def assert_logs_are_documented_json_without_secrets(daemon: "Daemon", stack: Syncd) -> None:
+    documented = documented_events()
+    secrets = [stack.stack.hubspot_token, stack.stack.salesforce_client_secret]
+    assert daemon.stderr == [], daemon.stderr
+    assert daemon.stdout
+    for line in daemon.stdout:
+        entry = json.loads(line)
+        assert {"event", "level", "timestamp"} <= entry.keys(), line
+        assert dt.datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).tzinfo is not None
+        assert entry["event"] in documented, f"{entry['event']} is not in docs/log-events.md"
+        undocumented = entry.keys() - COMMON_FIELDS - documented[entry["event"]]
+        assert not undocumented, f"{entry['event']}: fields {undocumented} are not in docs/log-events.md"
+        for secret in secrets:
+            assert secret not in line
 
 
 def free_port() -> int:
@@ -219,15 +246,34 @@ class NotifyListener:
                 self.messages.append(fields)
                 self._changed.notify_all()
 
-    def with_key(self, key: str) -> list[dict[str, str]]:
+    def with_key(self, key: str, after: int = -1) -> list[dict[str, str]]:
+        """Messages carrying ``key``, only those after position ``after`` if given."""
         with self._changed:
-            return [m for m in self.messages if key in m]
+            return [m for m in self.messages[after + 1:] if key in m]
 
     def wait_for(self, key: str, count: int = 1, timeout: float = 30.0) -> list[dict[str, str]]:
         with self._changed:
             if not self._changed.wait_for(lambda: len(self.with_key(key)) >= count, timeout):
                 raise AssertionError(f"no {count} x {key} in {self.messages}")
             return self.with_key(key)
+
+    def wait_for_message(self, where: Callable[[dict[str, str]], bool], after: int = -1,
+                         timeout: float = 30.0) -> int:
+        """The position of the first message after position ``after`` that matches ``where``."""
+        def found() -> int | None:
+            return next((i for i in range(after + 1, len(self.messages)) if where(self.messages[i])), None)
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: found() is not None, timeout):
+                raise AssertionError(f"no matching message after position {after} in {self.messages}")
+            return found()  # type: ignore[return-value]
+
+    def arriving(self, key: str, after: int, seconds: float) -> list[dict[str, str]]:
+        """Messages with ``key`` after position ``after``, once ``seconds`` have passed: to show
+        that something does *not* come (a slower machine only sends fewer)."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self.with_key(key, after)), seconds)
+            return self.with_key(key, after)
 
 
 class Gate:
@@ -308,3 +354,34 @@ def gated(emulator_class: type) -> type:
 
     Gated.__name__ = Gated.__qualname__ = f"Gated{emulator_class.__name__}"
     return Gated
+
+
+@dataclass
+class GatedStack(Syncd):
+    """The emulators with a gate in front of HubSpot's contact search (each cycle's first API
+    call) and one in front of Salesforce's Collections writes. Both start open."""
+
+    searches: Gate = field(default_factory=lambda: Gate(*SEARCH))
+    writes: Gate = field(default_factory=lambda: Gate(*COLLECTIONS_WRITE))
+
+
+@contextmanager
+def gated_stack(tmp_path: Path) -> Iterator[GatedStack]:
+    searches, writes = Gate(*SEARCH), Gate(*COLLECTIONS_WRITE)
+    # Rate limits on, so HubSpot's non-search answers carry X-HubSpot-RateLimit-Daily-Remaining.
+    emulators = start_stack(tmp_path / "stack", hubspot=gated(HubSpotEmulator)(access_tokens=(), gate=searches),
+                            salesforce=gated(SalesforceEmulator)(gate=writes))
+    try:
+        yield GatedStack(emulators, tmp_path, searches, writes)
+    finally:
+        searches.open()                 # no emulator thread stays blocked after the test
+        writes.open()
+        emulators.stop()
+
+
+def configure(stack: Syncd, *, interval: int = 1, port: int | None = None, shutdown: int = 60,
+              mapping: Path | None = None) -> Path:
+    extra = f"schedule:\n  interval_seconds: {interval}\n  shutdown_timeout_seconds: {shutdown}\n"
+    if port is not None:
+        extra += f"metrics:\n  listen: 127.0.0.1:{port}\n"
+    return stack.write_config(mapping=mapping, extra=extra)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from state.lease import Lease, this_host_key, utcnow
 from syncd.cli import cli, main
 from syncd.core.errors import ExitCode
 from syncd.app.logs import SecretScrubber
@@ -74,6 +77,43 @@ def test_status_shows_runs_watermarks_and_rejections(syncd, capsys):
     assert forward["status"] == "partial" and forward["counts"]["created"] == 2
     assert status["rejections"][0]["code"] == "STRING_TOO_LONG"
     assert "hubspot.contacts.lastmodifieddate" in status["watermarks"]
+
+
+def dead_pid() -> int:
+    """The pid of a process of ours that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", ""])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.parametrize("holder, heartbeat_ago, line, lock", [
+    ("dead-here", 5, r"daemon pid {pid} on {host} is not running \(last heartbeat \d+s ago\); "
+                     r"the next syncer takes the lease over at once", {"holder_running": False, "stale": False}),
+    ("elsewhere", 120, r"stale — daemon pid {pid} on {host} stopped heart-beating \d+s ago",
+     {"holder_running": None, "stale": True}),
+    ("dead-here", 120, r"daemon pid {pid} on {host} is not running", {"holder_running": False, "stale": True}),
+    ("alive-here", 5, r"held by daemon pid {pid} on {host} since", {"holder_running": True, "stale": False}),
+    ("elsewhere", 5, r"held by daemon pid {pid} on {host} since", {"holder_running": None, "stale": False}),
+], ids=["same-host-process-gone", "other-host-heartbeat-stale", "gone-and-stale", "alive", "other-host-fresh"])
+def test_status_names_a_dead_lock_holder_as_dead(syncd, capsys, holder, heartbeat_ago, line, lock):
+    """Same host and PID namespace: the pid is checked; any host: a heartbeat older than the TTL is stale."""
+    host = socket.gethostname() if holder != "elsewhere" else "other-vm"
+    pid = {"dead-here": dead_pid, "alive-here": os.getpid, "elsewhere": lambda: 4242}[holder]()
+    host_key = this_host_key() if holder != "elsewhere" else "other-vm/4026531836"
+    beat = utcnow() - dt.timedelta(seconds=heartbeat_ago)
+    store = syncd.store()
+    try:   # the row a daemon left: acquired, last heart-beating `heartbeat_ago` seconds ago (TTL 60 s)
+        Lease(store, "hubspot-to-salesforce", "daemon", holder=f"{host}:{pid}", host_key=host_key,
+              clock=lambda: beat).acquire()
+    finally:
+        store.close()
+    capsys.readouterr()
+    assert syncd.cli("status", "--json") == ExitCode.OK
+    shown = json.loads(capsys.readouterr().out)["lock"]
+    assert shown["holder"] == f"{host}:{pid}" and {key: shown[key] for key in lock} == lock
+    assert syncd.cli("status") == ExitCode.OK
+    text = " ".join(capsys.readouterr().out.split())       # the console wraps long lines
+    assert re.search(line.format(pid=pid, host=re.escape(host)), text), text
 
 
 def test_run_once_output_and_logs_never_contain_a_secret(syncd, capsys):

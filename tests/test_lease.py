@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from state.lease import Lease, current_lease, holding
+from state.lease import Lease, current_lease, holder_running, holding
 from state.store import StateStore
 from syncd.core.errors import ExitCode, LockHeld
 
@@ -144,3 +144,13 @@ def test_holding_heartbeats_in_the_background_and_releases_on_exit(store, pipeli
         threading.Event().wait(0.35)                       # the keep-alive beats every ttl / 4
         assert current_lease(store, pipeline).heartbeat_at > first and held.held
     assert current_lease(store, pipeline) is None
+
+
+def test_status_judges_a_holders_pid_only_from_its_own_host_and_pid_namespace(store, pipeline):
+    clock = Clock()
+    lease(store, pipeline, clock, pid=4242, host_key="host-a/ns").acquire()
+    info = current_lease(store, pipeline)
+    assert holder_running(info, "host-a/ns", exists=lambda pid: pid != 4242) is False
+    assert holder_running(info, "host-a/ns", exists=lambda pid: True) is True
+    assert holder_running(info, "host-a/other-container", exists=lambda pid: False) is None
+    assert holder_running(info, None, exists=lambda pid: False) is None

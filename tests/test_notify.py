@@ -29,6 +29,9 @@ def test_messages_reach_a_filesystem_socket_as_key_value_lines(path_socket):
     assert sock.recv(4096) == b"READY=1\nSTATUS=started; every 15 min"
     assert notifier.watchdog() and sock.recv(4096) == b"WATCHDOG=1"
     assert notifier.stopping() and sock.recv(4096) == b"STOPPING=1"
+    # the shutdown bound plus a margin, asked of systemd (>= 236) as the stop begins
+    assert notifier.stopping(status="stopping", extend_seconds=3615)
+    assert sock.recv(4096) == b"STOPPING=1\nSTATUS=stopping\nEXTEND_TIMEOUT_USEC=3615000000"
     assert notifier.reloading() and sock.recv(4096).startswith(b"RELOADING=1\nMONOTONIC_USEC=")
 
 

@@ -16,81 +16,32 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 import mappings
-from emulators.hubspot import HubSpotEmulator
-from emulators.salesforce import SalesforceEmulator
-from emulators.stack import start_stack
 from state.lease import current_lease
 from syncd.core.errors import ExitCode
+from syncd.service.daemon import STOP_MARGIN_SECONDS
 from tests.conftest import Syncd, qualified
-from tests.daemon import (Daemon, Gate, NotifyListener, clean_env, documented_events, free_port, gated, http_get,
-                          sample, scrape, syncd_command)
+from tests.daemon import (Daemon, GatedStack, NotifyListener, assert_logs_are_documented_json_without_secrets,
+                          clean_env, configure, free_port, gated_stack, http_get, sample, scrape, syncd_command)
 
 PIPELINE = "hubspot-to-salesforce"
 BUNDLED_MAPPING = Path(mappings.__file__).parent / "hubspot-to-salesforce.yaml"
-COMMON_FIELDS = {"event", "level", "timestamp", "run_id", "pipeline", "leg", "exception", "logger"}
-
-
-SEARCH = ("POST", "/crm/v3/objects/contacts/search")
-COLLECTIONS_WRITE = ("PATCH", "/composite/sobjects")
-
-
-@dataclass
-class GatedStack(Syncd):
-    """The emulators with a gate in front of HubSpot's contact search (each cycle's first API
-    call) and one in front of Salesforce's Collections writes. Both start open."""
-
-    searches: Gate = field(default_factory=lambda: Gate(*SEARCH))
-    writes: Gate = field(default_factory=lambda: Gate(*COLLECTIONS_WRITE))
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[GatedStack]:
-    searches, writes = Gate(*SEARCH), Gate(*COLLECTIONS_WRITE)
-    # Rate limits on, so HubSpot's non-search answers carry X-HubSpot-RateLimit-Daily-Remaining.
-    emulators = start_stack(tmp_path / "stack", hubspot=gated(HubSpotEmulator)(access_tokens=(), gate=searches),
-                            salesforce=gated(SalesforceEmulator)(gate=writes))
-    try:
-        yield GatedStack(emulators, tmp_path, searches, writes)
-    finally:
-        searches.open()                 # no emulator thread stays blocked after the test
-        writes.open()
-        emulators.stop()
-
-
-def configure(stack: Syncd, *, interval: int = 1, port: int | None = None, shutdown: int = 60,
-              mapping: Path | None = None) -> Path:
-    extra = f"schedule:\n  interval_seconds: {interval}\n  shutdown_timeout_seconds: {shutdown}\n"
-    if port is not None:
-        extra += f"metrics:\n  listen: 127.0.0.1:{port}\n"
-    return stack.write_config(mapping=mapping, extra=extra)
+    with gated_stack(tmp_path) as emulators:
+        yield emulators
 
 
 def api_counts(stack: Syncd) -> tuple[int, int]:
     """API requests each emulator answered (Salesforce's OAuth token calls are not API calls)."""
     salesforce = stack.salesforce.requests
     return stack.hubspot.requests.count(), salesforce.count() - salesforce.count(path_contains="/oauth2/token")
-
-
-def assert_logs_are_documented_json_without_secrets(daemon: Daemon, stack: Syncd) -> None:
-    documented = documented_events()
-    secrets = [stack.stack.hubspot_token, stack.stack.salesforce_client_secret]
-    assert daemon.stderr == [], daemon.stderr
-    assert daemon.stdout
-    for line in daemon.stdout:
-        entry = json.loads(line)
-        assert {"event", "level", "timestamp"} <= entry.keys(), line
-        assert dt.datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).tzinfo is not None
-        assert entry["event"] in documented, f"{entry['event']} is not in docs/log-events.md"
-        undocumented = entry.keys() - COMMON_FIELDS - documented[entry["event"]]
-        assert not undocumented, f"{entry['event']}: fields {undocumented} are not in docs/log-events.md"
-        for secret in secrets:
-            assert secret not in line
 
 
 # -- acceptance 1 and 6 -----------------------------------------------------------------------
@@ -320,7 +271,8 @@ def test_a_second_syncer_is_refused_naming_the_holder_writes_nothing_and_status_
 def test_systemd_hears_ready_status_watchdog_and_stopping_on_its_notify_socket(stack):
     with NotifyListener() as systemd:
         env = clean_env(NOTIFY_SOCKET=systemd.name, WATCHDOG_USEC="400000")
-        with Daemon(configure(stack, interval=1), env=env) as daemon:
+        # The longest stop bound syncd accepts, far beyond the unit's TimeoutStopSec=45s.
+        with Daemon(configure(stack, interval=1, shutdown=3600), env=env) as daemon:
             (ready,) = systemd.wait_for("READY")
             assert ready["READY"] == "1" and "next cycle" in ready["STATUS"]
             assert daemon.wait_for("service.started")[0]["watchdog_seconds"] == 0.2
@@ -333,5 +285,7 @@ def test_systemd_hears_ready_status_watchdog_and_stopping_on_its_notify_socket(s
             assert daemon.stop() == 0
         stopping = systemd.wait_for("STOPPING")
         assert stopping[0]["STOPPING"] == "1"
+        # systemd is asked for the whole stop bound and the margin, from the moment the stop begins
+        assert int(stopping[0]["EXTEND_TIMEOUT_USEC"]) == (3600 + STOP_MARGIN_SECONDS) * 1_000_000
         order = [next(iter(m)) for m in systemd.messages]
         assert order.index("READY") < order.index("STOPPING")

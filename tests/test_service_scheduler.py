@@ -1,6 +1,7 @@
 """The service's scheduling rules, in-process with a stand-in cycle (no network): runs never
 overlap, a slow cycle delays the next instead of stacking, a crash is logged and the next due
-time still runs, and /readyz counts scheduled cycles since the last success.
+time still runs, /readyz counts scheduled cycles since the last success, and a reload closes the
+connectors it replaces once no cycle uses them.
 
 The scheduler tests stop the clock (time-machine, ``tick=False``) at the current moment, whatever
 the date, and move it to each due time themselves: the scheduler sees time only through that
@@ -10,12 +11,15 @@ Each step waits for the scheduler's own events instead of sleeping."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -33,6 +37,7 @@ from syncd.mapping import load_mapping
 from syncd.service.metrics import Metrics
 from syncd.run.result import CycleResult, RunResult
 from syncd.service import Service, due_times_between
+from syncd.service.connections import CycleConnectors
 from syncd.service.notify import Notifier
 
 UTC = dt.timezone.utc
@@ -69,7 +74,7 @@ class Notified(Notifier):
 
 
 def make_service(tmp_path: Path, cycle: Callable, *, interval: int = 60, cron: str | None = None,
-                 clock: Callable[[], dt.datetime] | None = None, extra: str = "") -> Service:
+                 clock: Callable[[], dt.datetime] | None = None, extra: str = "", **options: Any) -> Service:
     config = tmp_path / "syncd.yaml"
     when = f"cron: '{cron}'" if cron else f"interval_seconds: {interval}"
     config.write_text(f"schedule:\n  {when}\n  shutdown_timeout_seconds: 60\n"
@@ -79,7 +84,8 @@ def make_service(tmp_path: Path, cycle: Callable, *, interval: int = 60, cron: s
     store.migrate()
     lease = Lease(store, settings.sync.pipeline, "daemon")
     lease.acquire()
-    options = {"clock": clock} if clock else {}
+    if clock:
+        options["clock"] = clock
     return Service(app.Loaded(settings, load_mapping(None)), store, lease, notifier=Notified(),
                    metrics=Metrics(), cycle=cycle, **options)
 
@@ -91,6 +97,7 @@ class Recorder:
     def __init__(self, behaviours: dict[int, Callable[[], None]] | None = None) -> None:
         self.behaviours = behaviours or {}
         self.calls = self.active = self.most_active = 0
+        self.connectors: list[Any] = []              # what each call was given
         self._held: dict[int, threading.Event] = {}
         self._changed = threading.Condition()
 
@@ -106,8 +113,10 @@ class Recorder:
         with self._changed:
             assert self._changed.wait_for(lambda: self.calls >= count, TIMEOUT), f"{self.calls} calls, not {count}"
 
-    def __call__(self, loaded, store, *, dry_run: bool, should_stop, **_) -> CycleResult:  # noqa: ANN001
+    def __call__(self, loaded, store, *, dry_run: bool, should_stop,  # noqa: ANN001
+                 connectors=None, **_) -> CycleResult:  # noqa: ANN001
         with self._changed:
+            self.connectors.append(connectors)
             number = self.calls
             self.calls += 1
             self.active += 1
@@ -313,3 +322,85 @@ def test_a_metrics_port_already_taken_is_a_config_error_naming_the_setting(tmp_p
     assert error.value.exit_code == ExitCode.CONFIG_ERROR
     service.lease.release()
     service.store.close()
+
+
+class FakeConnectors:
+    """Stands in for ``syncd.app.connectors.Connectors``: the configuration it was built for, and
+    how often it was closed."""
+
+    def __init__(self, loaded: app.Loaded) -> None:
+        self.loaded = loaded
+        self.closed = 0
+
+    def calls(self) -> dict[str, int]:
+        return {"hubspot": 0, "salesforce": 0}
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def sighup_and_wait_for_the_swap(service: Service) -> None:
+    """SIGHUP, as `systemctl reload` sends it; returns once the service runs on the new configuration."""
+    before = service.loaded
+    os.kill(os.getpid(), signal.SIGHUP)
+    deadline = time.monotonic() + TIMEOUT
+    while service.loaded is before:
+        assert time.monotonic() < deadline, "the reload never happened"
+        time.sleep(0.01)
+
+
+def test_a_reload_closes_the_connectors_it_replaces_once_no_cycle_uses_them(tmp_path, restore_signals, frozen):
+    built: list[FakeConnectors] = []
+
+    def build(loaded: app.Loaded) -> FakeConnectors:
+        built.append(FakeConnectors(loaded))
+        return built[-1]
+
+    recorder = Recorder()
+    recorder.hold(1)                                     # the second cycle runs while a reload comes in
+    service = make_service(tmp_path, recorder, interval=60, build_connectors=build,
+                           load=lambda _path: app.Loaded(service.settings, load_mapping(None)))
+    events = JobEvents(service)
+
+    def closed() -> list[int]:
+        return [connectors.closed for connectors in built]
+
+    def script() -> None:
+        events.wait(EVENT_JOB_EXECUTED, 1)
+        next_due(service, frozen)
+        recorder.wait_for_calls(2)
+        sighup_and_wait_for_the_swap(service)
+        assert closed() == [0]                           # the cycle in flight still uses them
+        recorder.release(1)
+        events.wait(EVENT_JOB_EXECUTED, 2)
+        assert closed() == [1]                           # closed as that cycle ended, before the next
+        next_due(service, frozen)
+        events.wait(EVENT_JOB_EXECUTED, 3)
+        assert closed() == [1, 0] and built[1].loaded is service.loaded
+        sighup_and_wait_for_the_swap(service)            # between cycles: closed at once
+        assert closed() == [1, 1]
+        next_due(service, frozen)
+        events.wait(EVENT_JOB_EXECUTED, 4)
+
+    assert run_service(service, script, recorder) == 0
+    # one pair per configuration, shared by its cycles; the last one closed on the way out
+    assert recorder.connectors == [built[0], built[0], built[1], built[2]]
+    assert closed() == [1, 1, 1]
+
+
+def test_connectors_that_fail_to_close_are_reported_and_the_service_goes_on(tmp_path):
+    class Unclosable(FakeConnectors):
+        def close(self) -> None:
+            raise OSError("socket already gone")
+
+    config = tmp_path / "syncd.yaml"
+    config.write_text(f"state:\n  directory: {tmp_path / 'state'}\n")
+    first, second = (app.Loaded(load_settings(config, {}, require_credentials=False), load_mapping(None))
+                     for _ in range(2))
+    kept = CycleConnectors(Unclosable)
+    with kept.using(first):
+        pass
+    with capture_logs() as logs, kept.using(second) as connectors:      # replaces (and closes) the first pair
+        assert connectors.loaded is second
+    assert [(e["event"], e["error"]) for e in logs] == [("service.connectors_close_failed",
+                                                         "OSError: socket already gone")]

@@ -136,15 +136,18 @@ def cursors_table(cursors: list[CursorRow]) -> Table:
     return table
 
 
-
-def lock_line(lease: LeaseInfo | None, now: dt.datetime) -> str:
-    """Who is syncing this pipeline right now, and when the daemon's next cycle is."""
+def lock_line(lease: LeaseInfo | None, now: dt.datetime, running: bool | None = None) -> str:
+    """Who is syncing this pipeline right now, and when the daemon's next cycle is. ``running``:
+    whether the holder's process still runs, when this host can tell (``state.lease.holder_running``)."""
     if lease is None:
         return "lock: free (no syncer is running)"
     host, _, pid = lease.holder.rpartition(":")
     who = "daemon" if lease.kind == "daemon" else "run --once"
     age = max(0, round((now - lease.heartbeat_at).total_seconds()))
     since = lease.acquired_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if running is False:
+        return (f"lock: [yellow]holder gone[/yellow] — {who} pid {pid} on {host} is not running (last heartbeat "
+                f"{age}s ago); the next syncer takes the lease over at once")
     if lease.expired(now):
         return (f"lock: [yellow]stale[/yellow] — {who} pid {pid} on {host} stopped heart-beating {age}s ago; "
                 f"the next syncer takes it over")

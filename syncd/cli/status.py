@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from state.lease import current_lease, utcnow
+from state.lease import current_lease, holder_running, this_host_key, utcnow
 from state.outcomes import OutcomeStore
 from syncd import app
 from syncd.cli import console
@@ -21,7 +21,8 @@ from syncd.core.errors import ConfigError
 @click.option("--limit", default=10, show_default=True, help="How many runs and rejections to show.")
 def status(config_path: Path | None, as_json: bool, limit: int) -> None:
     """Show who is syncing (the lock holder and its next cycle), the last runs, their counts,
-    the watermarks and the rejected records.
+    the watermarks and the rejected records. A holder whose process is gone (same host) or whose
+    heartbeat is older than the lease's TTL (any host) is shown as such: the next syncer takes over.
 
     \b
     Example:
@@ -44,10 +45,11 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         lease, now = current_lease(store, pipeline), utcnow()
     finally:
         store.close()
+    running = holder_running(lease, this_host_key()) if lease else None
     if as_json:
         print(json.dumps({
             "pipeline": pipeline, "linked_contacts": links, "rejected_records": rejected_total,
-            "lock": lease.as_dict(now) if lease else None,
+            "lock": {**lease.as_dict(now), "holder_running": running} if lease else None,
             "runs": [r.model_dump(mode="json") for r in runs],
             "watermarks": {c.name: c.value for c in cursors},
             "rejections": [r.model_dump(mode="json") for r in rejections],
@@ -56,7 +58,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         return
     stdout.print(f"pipeline [bold]{pipeline}[/bold]: {links} contacts linked to Salesforce, "
                  f"{rejected_total} rejected records", highlight=False)
-    stdout.print(console.lock_line(lease, now), highlight=False)
+    stdout.print(console.lock_line(lease, now, running), highlight=False)
     stdout.print(console.runs_table(runs) if runs else "no runs yet")
     if cursors:
         stdout.print(console.cursors_table(cursors))

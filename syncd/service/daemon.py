@@ -2,10 +2,11 @@
 around ``syncd.app.cycle.run_cycle`` (the same cycle ``run --once`` runs).
 
 Threads: the main thread runs ``_main_loop`` (it acts on what the signal handlers asked for,
-reloads, pings the watchdog) and then ``_shutdown``; the scheduler's one worker thread runs the
-cycles (``_run_cycle``); the lease's keep-alive thread heartbeats; the endpoint answers scrapes.
-The worker and the main thread meet at ``_idle`` (set while no cycle runs), which is what the
-shutdown waits for.
+reloads, watches the cycle's progress, pings the watchdog) and then ``_shutdown``; the
+scheduler's one worker thread runs the cycles (``_run_cycle``); the lease's keep-alive thread
+heartbeats; the endpoint answers scrapes. The worker and the main thread meet at ``_idle`` (set
+while no cycle runs), which is what the shutdown waits for, and at ``progress``
+(``syncd.service.progress``), which the cycle moves and the main loop judges.
 """
 
 from __future__ import annotations
@@ -31,18 +32,24 @@ from syncd.core import __version__
 from syncd.core.errors import LockHeld, SyncdError
 from syncd.run.result import CycleResult
 from syncd.service import reload as reloading
+from syncd.service.connections import Build, CycleConnectors
 from syncd.service.endpoint import HealthServer, start_endpoint
 from syncd.service.health import Health, Watchdog
 from syncd.service.lease import HeldLease
 from syncd.service.metrics import Metrics
 from syncd.service.notify import Notifier
+from syncd.service.progress import CycleProgress, stall_bound
 from syncd.service.schedule import (UTC, CycleSchedule, at, describe_schedule, iso, make_trigger,
                                     quiet_scheduler_logs)
 from syncd.service.signals import ServiceSignals, exit_now, signal_name
 
 log = structlog.get_logger("syncd.service")
 
-TICK = 0.25                     # main loop period: signal flags, reload requests, watchdog
+TICK = 0.25                     # main loop period: signal flags, reload requests, progress, watchdog
+# What systemd must allow beyond schedule.shutdown_timeout_seconds when stopping: releasing the
+# lease, closing the state store and the endpoint. The unit's TimeoutStopSec= covers the default
+# bound plus this; a longer bound is asked for with EXTEND_TIMEOUT_USEC= when the stop begins.
+STOP_MARGIN_SECONDS = 15
 
 CycleRunner = Callable[..., CycleResult]
 
@@ -67,7 +74,7 @@ class Service:
                  config_path: Path | None = None, notifier: Notifier | None = None,
                  metrics: Metrics | None = None, cycle: CycleRunner = run_cycle,
                  load: Callable[[Path | None], app.Loaded] = app.load,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = utcnow, build_connectors: Build = Connectors.build) -> None:
         self.loaded = loaded
         self.store = store
         self.lease = lease
@@ -80,14 +87,17 @@ class Service:
         self.signals = ServiceSignals()
         self.schedule = CycleSchedule(make_trigger(loaded.settings.schedule, clock()), self._run_cycle,
                                       clock=clock, stopping=self.stopping, on_scheduled=self._on_scheduled)
-        self.health = Health(clock=clock, lease=lease, schedule=self.schedule, stopping=self.stopping)
+        self.progress = CycleProgress(stall_bound(loaded.settings, self._watchdog_seconds))
+        self.health = Health(clock=clock, lease=lease, schedule=self.schedule, stopping=self.stopping,
+                             progress=self.progress)
         self.watchdog = Watchdog(self.notifier, self.health.alive)
         self.held_lease = HeldLease(lease, self.metrics)
         self.endpoint: HealthServer | None = None
         self._idle = threading.Event()               # no cycle running
         self._idle.set()
         self._cycle_running = False
-        self._connectors: tuple[app.Loaded, Connectors] | None = None   # reused until a reload
+        self._status = threading.Lock()              # a cycle's end vs. the main loop's STATUS lines
+        self.connectors = CycleConnectors(build_connectors)
 
     @property
     def settings(self):  # noqa: ANN201 - syncd.config.Settings
@@ -99,6 +109,10 @@ class Service:
     def should_stop(self) -> bool:
         """Asked by the runner between batches: a stop was asked for, or the lease was lost."""
         return self.stopping() or not self.lease.held
+
+    @property
+    def _watchdog_seconds(self) -> float | None:
+        return self.notifier.watchdog_usec / 1_000_000 if self.notifier.watchdog_usec else None
 
     # -- life -----------------------------------------------------------------------------
     def run(self) -> int:
@@ -115,7 +129,8 @@ class Service:
         log.info("service.started", version=__version__, pid=os.getpid(), pipeline=self.settings.sync.pipeline,
                  schedule=describe_schedule(schedule), next_run_at=iso(first),
                  metrics=self.settings.metrics.listen, shutdown_timeout_seconds=schedule.shutdown_timeout_seconds,
-                 watchdog_seconds=self.watchdog.interval, holder=self.lease.holder)
+                 watchdog_seconds=self.watchdog.interval, stall_bound_seconds=self.progress.bound,
+                 holder=self.lease.holder)
         self.schedule.start()
         self._record_next_run(self.schedule.next_run_time())
         self.notifier.ready(status=f"started; {describe_schedule(schedule)}; next cycle {at(first)}")
@@ -126,6 +141,7 @@ class Service:
         while not self.stopping():
             if self.signals.take_reload_request():
                 self.reload()
+            self._watch_progress()
             self.watchdog.tick()
             time.sleep(min(TICK, self.watchdog.interval or TICK))
 
@@ -135,13 +151,16 @@ class Service:
         running = self._cycle_running
         log.info("service.stopping", signal=signal_name(signum), cycle_running=running,
                  timeout_seconds=timeout)
-        self.notifier.stopping(status="stopping: finishing the batch in flight" if running else "stopping")
+        # systemd's TimeoutStopSec= may be shorter than our own bound: ask for ours, plus the margin.
+        self.notifier.stopping(status="stopping: finishing the batch in flight" if running else "stopping",
+                               extend_seconds=timeout + STOP_MARGIN_SECONDS)
         self.schedule.shutdown()
         if not self._idle.wait(timeout):
             # The cycle thread is still alive and may yet commit a batch, so the lease is not
             # released here: the "process gone" check frees it at once on this host, the TTL elsewhere.
             exit_now(signum, "service.stop_timeout", timeout_seconds=timeout,
                      state="committed batches kept; the next run repeats the unconfirmed one")
+        self.connectors.retire()
         self.held_lease.release()
         if self.endpoint is not None:
             self.endpoint.stop()
@@ -161,7 +180,9 @@ class Service:
                 return
             self._one_cycle()
         finally:
-            self._cycle_running = False
+            self.connectors.retire(self.loaded)      # built for a configuration a reload replaced
+            with self._status:
+                self._cycle_running = False
             self._idle.set()
 
     def _one_cycle(self) -> None:
@@ -171,10 +192,13 @@ class Service:
         cycle: CycleResult | None = None
         error: Exception | None = None
         try:
-            if self._connectors is None or self._connectors[0] is not loaded:
-                self._connectors = (loaded, Connectors.build(loaded))
-            cycle = self.cycle(loaded, self.store, dry_run=loaded.settings.sync.dry_run,
-                               should_stop=self.should_stop, connectors=self._connectors[1])
+            with self.connectors.using(loaded) as connectors:
+                self.progress.begin(connectors.calls)
+                try:
+                    cycle = self.cycle(loaded, self.store, dry_run=loaded.settings.sync.dry_run,
+                                       should_stop=self.should_stop, connectors=connectors, progress=self.progress)
+                finally:
+                    self.progress.end()
             status = cycle_status(cycle)
         except SyncdError as exc:          # e.g. an unreadable key file: this cycle fails, the next retries
             status, error = "failed", exc
@@ -190,6 +214,19 @@ class Service:
         log.info("service.cycle_finished", status=status, duration_seconds=duration,
                  exit_code=int(cycle.exit_code) if cycle is not None else int(getattr(error, "exit_code", 1)),
                  cycles=self.health.cycles_run)
+
+    def _watch_progress(self) -> None:
+        """A stall, once when it starts and once when it ends, in the log and on systemd's STATUS line."""
+        change = self.progress.check()
+        if change is None:
+            return
+        # A cycle that ends meanwhile sends its "last cycle ..." line after this lock: keep that one.
+        with self._status:
+            if not self._cycle_running:
+                return
+            self.notifier.status("syncing" if change == "resumed" else
+                                 f"cycle stalled: no progress for {self.progress.bound:g}s; "
+                                 "watchdog pings stopped (systemd restarts the service)")
 
     def _on_scheduled(self, next_run: dt.datetime | None) -> None:
         self._record_next_run(next_run)
@@ -208,6 +245,8 @@ class Service:
         if change is None:
             return False
         self.loaded = change.loaded
+        self.progress.bound = stall_bound(self.settings, self._watchdog_seconds)   # timeouts may have changed
+        self.connectors.retire(self.loaded)          # now, unless a cycle uses them (then when it ends)
         if change.trigger is not None:
             self.schedule.replace_trigger(change.trigger)
             self._record_next_run(self.schedule.next_run_time())

@@ -1,7 +1,8 @@
 """Is the service alive, is it ready: the judgements behind ``/healthz``, ``/readyz`` and
 systemd's watchdog, made from the service's record of its cycles.
 
-- **Alive** (``/healthz``, ``WATCHDOG=1``): the scheduler runs and no stop was asked for.
+- **Alive** (``/healthz``, ``WATCHDOG=1``): the scheduler runs, no stop was asked for, and the
+  cycle in flight, if any, has moved within the stall bound (``syncd.service.progress``).
 - **Ready** (``/readyz``): the last successful cycle (ok, ok with rejected records, or a dry run)
   finished less than ``READY_WITHIN_CYCLES`` *scheduled* cycles ago. Due times are counted from the
   schedule, so a cron schedule that pauses overnight does not turn it red.
@@ -19,6 +20,7 @@ from state.lease import Lease
 from state.store import StateStore
 from syncd.service.metrics import SUCCESS_STATUSES
 from syncd.service.notify import Notifier
+from syncd.service.progress import CycleProgress
 from syncd.service.schedule import UTC, Clock, CycleSchedule, due_times_between, iso
 
 READY_WITHIN_CYCLES = 3             # /readyz fails once this many scheduled cycles passed without a success
@@ -30,11 +32,12 @@ class Health:
     """The service's record of its cycles, and the judgements made from it."""
 
     def __init__(self, *, clock: Clock, lease: Lease, schedule: CycleSchedule,
-                 stopping: Callable[[], bool]) -> None:
+                 stopping: Callable[[], bool], progress: CycleProgress) -> None:
         self.clock = clock
         self.lease = lease
         self.schedule = schedule
         self.stopping = stopping
+        self.progress = progress
         self.started_at = clock()
         self.last_success: dt.datetime | None = None
         self.last_status: str | None = None
@@ -57,20 +60,26 @@ class Health:
         return None
 
     def alive(self) -> bool:
-        """The one liveness judgement, behind both ``/healthz`` and systemd's watchdog.
-
-        It is asked from the service's main loop, so today it proves that the main loop and the
-        scheduler thread run, not that a cycle in flight makes progress: a cycle hung on a socket
-        keeps it true. A check for that belongs here (say, "the cycle in flight reported progress
-        within N seconds"), so that ``/healthz`` and ``WATCHDOG=1`` both see it.
-        """
-        return self.schedule.running and not self.stopping()
+        """The one liveness judgement, behind both ``/healthz`` and systemd's watchdog: the main
+        loop asks it (so it runs), the scheduler runs, and a cycle in flight keeps moving."""
+        return self.schedule.running and not self.stopping() and self.progress.stalled_for() is None
 
     def liveness(self) -> Answer:
-        ok = self.alive() or self.stopping()        # stopping on purpose is not dead
-        return ok, {"status": "alive" if ok else "scheduler stopped", "pid": os.getpid(),
-                    "uptime_seconds": round((self.clock() - self.started_at).total_seconds(), 1),
-                    "cycles": self.cycles_run, "lease_held": self.lease.held}
+        silence = self.progress.silence()              # read once: the answer describes one moment
+        stalled = silence is not None and silence > self.progress.bound
+        ok = self.stopping() or (self.schedule.running and not stalled)   # stopping on purpose is not dead
+        body: dict[str, Any] = {"status": "alive", "pid": os.getpid(),
+                                "uptime_seconds": round((self.clock() - self.started_at).total_seconds(), 1),
+                                "cycles": self.cycles_run, "lease_held": self.lease.held,
+                                "seconds_since_progress": None if silence is None else round(silence, 1),
+                                "stall_bound_seconds": self.progress.bound}
+        if not ok and not self.schedule.running:
+            body.update(status="scheduler stopped", reason="the scheduler is not running")
+        elif not ok:
+            body.update(status="stalled", reason=f"the cycle in flight has not moved for {silence:.0f}s "
+                                                 f"(bound {self.progress.bound:g}s): no page read, no batch "
+                                                 "written, no API request sent")
+        return ok, body
 
     def readiness(self) -> Answer:
         body: dict[str, Any] = {"last_success_at": iso(self.last_success), "last_status": self.last_status,
@@ -90,7 +99,8 @@ class Health:
 
 class Watchdog:
     """``WATCHDOG=1`` every half ``WatchdogSec=`` (as systemd passes it), while ``alive`` says so.
-    ``tick`` is called from the service's main loop; see ``Health.alive`` for what that proves."""
+    ``tick`` is called from the service's main loop; see ``Health.alive`` for what that proves.
+    A stalled cycle stops the pings, and systemd kills the service ``WatchdogSec`` after the last."""
 
     def __init__(self, notifier: Notifier, alive: Callable[[], bool]) -> None:
         self.notifier = notifier

@@ -1,5 +1,5 @@
 """sd_notify(3) without a dependency: tell systemd we are ready, how we are doing, that we are
-alive (watchdog) and that we are stopping.
+alive (watchdog) and that we are stopping (and how long that may take).
 
 systemd passes ``NOTIFY_SOCKET`` (a filesystem path, or ``@name`` for an abstract socket) to a
 ``Type=notify`` service; each message is one datagram of ``KEY=value`` lines. Without the
@@ -65,5 +65,9 @@ class Notifier:
         # MONOTONIC_USEC lets systemd >= 253 (Type=notify-reload) match the reload to its request.
         return self.send(RELOADING=1, MONOTONIC_USEC=time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)
 
-    def stopping(self, status: str | None = None) -> bool:
-        return self.send(STOPPING=1, **({"STATUS": status} if status else {}))
+    def stopping(self, status: str | None = None, extend_seconds: float | None = None) -> bool:
+        """STOPPING=1; ``extend_seconds`` asks for that long from now to finish (EXTEND_TIMEOUT_USEC=,
+        systemd >= 236), so a shutdown bound longer than the unit's TimeoutStopSec= is honoured.
+        systemd only ever lengthens the timeout with it, and older versions ignore it."""
+        extend = {"EXTEND_TIMEOUT_USEC": round(extend_seconds * 1_000_000)} if extend_seconds else {}
+        return self.send(STOPPING=1, **({"STATUS": status} if status else {}), **extend)
