@@ -116,7 +116,7 @@ def test_hubspot_rate_limit_is_waited_out_not_fatal(syncd):
 def test_salesforce_quota_exhausted_stops_the_run_keeps_the_cursor_and_the_next_run_finishes(syncd):
     ids = syncd.hubspot.create_contacts(qualified(450))
     syncd.salesforce.set_api_limit(syncd.salesforce.api_usage + 3)   # query + 2 upserts, then 403
-    result = syncd.run()
+    result = syncd.run(env={"SYNCD_SALESFORCE__QUOTA_RESERVE_PERCENT": "0"})   # the org's own refusal
     assert result.exit_code == ExitCode.REMOTE_UNAVAILABLE
     assert result.error.code == "REQUEST_LIMIT_EXCEEDED"
     assert _cursor(syncd) is None

@@ -23,6 +23,7 @@ from hubspot.crm.properties.exceptions import ApiException as PropertiesApiExcep
 from connectors.errors import HUBSPOT, UNEXPECTED, remote_error, transport_error
 from connectors.http import NO_TRANSPORT_RETRY
 from connectors.limits import UNLIMITED, Limits
+from connectors.quota import QuotaReserve
 from connectors.retry import RetryPolicy
 
 _SDK_ERRORS = (ContactsApiException, PropertiesApiException)
@@ -49,7 +50,7 @@ class HubSpotClient:
 
     def __init__(self, *, access_token: str, base_url: str = "https://api.hubapi.com", ca_bundle: str | None = None,
                  timeout: float = 30.0, policy: RetryPolicy | None = None, limits: Limits = UNLIMITED,
-                 search_limits: Limits = UNLIMITED) -> None:
+                 search_limits: Limits = UNLIMITED, reserve: QuotaReserve | None = None) -> None:
         self.sdk = HubSpot(access_token=access_token, host=base_url.rstrip("/"), retry=NO_TRANSPORT_RETRY,
                            ssl_ca_cert=ca_bundle)
         self.timeout = timeout
@@ -59,6 +60,7 @@ class HubSpotClient:
         self._count = threading.Lock()
         self.calls = 0
         self.quota_remaining: int | None = None     # the account's daily calls left, from the last header seen
+        self.reserve = reserve or QuotaReserve(HUBSPOT, 0, "hubspot.quota_reserve_percent")
 
     def call(self, what: str, send: Callable[[], Any], *, search: bool = False, accept: tuple[int, ...] = (),
              lists: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -69,6 +71,7 @@ class HubSpotClient:
 
     def _attempt(self, what: str, send: Callable[[], Any], search: bool, accept: tuple[int, ...],
                  lists: tuple[str, ...]) -> dict[str, Any]:
+        self.reserve.check(what)
         with (self.search_limits if search else self.limits).slot():
             with self._count:
                 self.calls += 1
@@ -83,10 +86,12 @@ class HubSpotClient:
         if in_window and str(in_window).isdigit():       # calls other clients made count here too
             for limiter in self.limits.limiters:
                 limiter.observe(int(in_window))
-        remaining = headers.get("X-HubSpot-RateLimit-Daily-Remaining")
+        remaining, daily = headers.get("X-HubSpot-RateLimit-Daily-Remaining"), headers.get("X-HubSpot-RateLimit-Daily")
         with self._count:
             if remaining and str(remaining).isdigit():     # non-search answers carry it
                 self.quota_remaining = int(remaining)
+                if daily and str(daily).isdigit():
+                    self.reserve.observe(int(daily) - int(remaining), int(daily))
             elif self.quota_remaining:                     # a search counts too: one call less
                 self.quota_remaining -= 1
         if status in accept or not 200 <= (status or 0) <= 299:

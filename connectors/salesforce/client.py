@@ -19,6 +19,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 
 from connectors.errors import SALESFORCE, SESSION_EXPIRED, UNEXPECTED, remote_error, transport_error
 from connectors.limits import UNLIMITED, Limits
+from connectors.quota import QuotaReserve
 from connectors.retry import RetryPolicy
 from connectors.salesforce.auth import SalesforceAuth, Token
 
@@ -39,7 +40,8 @@ class SalesforceClient:
     system = SALESFORCE
 
     def __init__(self, auth: SalesforceAuth, *, api_version: str, session: requests.Session,
-                 policy: RetryPolicy | None = None, limits: Limits = UNLIMITED) -> None:
+                 policy: RetryPolicy | None = None, limits: Limits = UNLIMITED,
+                 reserve: QuotaReserve | None = None) -> None:
         self.auth = auth
         self.api_version = api_version
         self.session = session
@@ -51,6 +53,7 @@ class SalesforceClient:
         self._count = threading.Lock()
         self.calls = 0
         self.quota_remaining: int | None = None     # org API calls left (Sforce-Limit-Info)
+        self.reserve = reserve or QuotaReserve(SALESFORCE, 0, "salesforce.quota_reserve_percent")
 
     # -- session -------------------------------------------------------------------------
     def _connect(self, stale: Salesforce | None = None) -> Salesforce:
@@ -81,6 +84,7 @@ class SalesforceClient:
         return self.policy.call(what, lambda: self._attempt(what, fn))
 
     def _attempt(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+        self.reserve.check(what)
         sdk = self.sdk
         for fresh in (False, True):
             with self.limits.slot():
@@ -106,6 +110,7 @@ class SalesforceClient:
             usage = sdk.api_usage.get("api-usage")    # simple-salesforce parses the header
             if usage is not None:
                 self.quota_remaining = max(0, usage.total - usage.used)
+                self.reserve.observe(usage.used, usage.total)
             return result
         raise AssertionError("unreachable")
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from connectors.hubspot import HubSpotClient, HubSpotContacts
 from connectors.http import SyncdSession
+from connectors.errors import HUBSPOT, SALESFORCE
 from connectors.limits import hubspot_limits, salesforce_limits
+from connectors.quota import QuotaReserve
 from connectors.retry import RetryPolicy
 from connectors.salesforce import SalesforceAuth, SalesforceClient, SalesforceLeads, SalesforceOutcomes
 from connectors.trust import trust_bundle
@@ -33,7 +35,8 @@ def hubspot_client(settings: Settings) -> HubSpotClient:
     ordinary, search = hubspot_limits(burst=hs.requests_per_ten_seconds, search_per_second=hs.search_requests_per_second)
     return HubSpotClient(access_token=_secret(hs.access_token) or "", base_url=str(hs.base_url),
                          ca_bundle=_ca_bundle(settings), timeout=hs.timeout_seconds,
-                         policy=RetryPolicy(attempts=hs.max_retries + 1), limits=ordinary, search_limits=search)
+                         policy=RetryPolicy(attempts=hs.max_retries + 1), limits=ordinary, search_limits=search,
+                         reserve=QuotaReserve(HUBSPOT, hs.quota_reserve_percent, "hubspot.quota_reserve_percent"))
 
 
 def salesforce_client(settings: Settings) -> SalesforceClient:
@@ -51,7 +54,9 @@ def salesforce_client(settings: Settings) -> SalesforceClient:
                           session=session, client_secret=_secret(sf.auth.client_secret),
                           username=sf.auth.username, private_key=private_key, policy=policy)
     return SalesforceClient(auth, api_version=sf.api_version, session=session, policy=policy,
-                            limits=salesforce_limits())
+                            limits=salesforce_limits(),
+                            reserve=QuotaReserve(SALESFORCE, sf.quota_reserve_percent,
+                                                 "salesforce.quota_reserve_percent"))
 
 
 @dataclass
@@ -78,6 +83,10 @@ class Connectors:
 
     def quota(self) -> dict[str, int | None]:
         return {"hubspot": self.hubspot.quota_remaining, "salesforce": self.salesforce.quota_remaining}
+
+    def quota_left(self) -> dict[str, int | None]:
+        """Calls each system's allocation still allows syncd before its reserve (None: not known yet)."""
+        return {"hubspot": self.hubspot.reserve.left, "salesforce": self.salesforce.reserve.left}
 
     def close(self) -> None:
         self.contacts.close()

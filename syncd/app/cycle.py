@@ -25,7 +25,7 @@ def runner(loaded: Loaded, store: StateStore, connectors: Connectors, progress: 
     settings = loaded.settings
     return LegRunner(store=store, pipeline=settings.sync.pipeline,
                      lookback=dt.timedelta(minutes=settings.sync.lookback_minutes), calls=connectors.calls,
-                     quota=connectors.quota, progress=progress or NoProgress())
+                     quota=connectors.quota, quota_left=connectors.quota_left, progress=progress or NoProgress())
 
 
 def run_forward(loaded: Loaded, store: StateStore, connectors: Connectors, *, dry_run: bool = False,

@@ -64,6 +64,9 @@ class HubSpotSettings(_Section):
         190, ge=10, le=250, description="Calls per rolling 10 s (the private app's burst limit): 190 on "
                                         "Professional and Enterprise, 100 on Free and Starter, 250 with the "
                                         "API limit increase. Searches count here too.")
+    quota_reserve_percent: float = Field(
+        20, ge=0, le=90, description="Share of the account's daily API calls syncd leaves to other "
+                                     "integrations: it stops (exit 5) rather than use them.")
 
     @field_validator("base_url")
     @classmethod
@@ -120,6 +123,9 @@ class SalesforceSettings(_Section):
     auth: SalesforceAuth = _subsection()
     timeout_seconds: float = Field(30.0, gt=0, le=600)
     max_retries: int = Field(5, ge=0, le=20)
+    quota_reserve_percent: float = Field(
+        20, ge=0, le=90, description="Share of the org's daily API requests (rolling 24 h) syncd leaves to "
+                                     "the org's other integrations: it stops (exit 5) rather than use them.")
 
     @field_validator("login_url")
     @classmethod

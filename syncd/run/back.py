@@ -9,6 +9,7 @@ forward leg's and works in whole seconds (SOQL datetime literals carry no fracti
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
@@ -71,6 +72,10 @@ class BackLeg:
         self._properties_ok = False
 
     # -- reading ------------------------------------------------------------------------------
+    def calls_needed(self, total: int) -> dict[str, int]:
+        """At most: a query page per 2,000 Leads; a lifecycle-stage read and an update per 100."""
+        return {"salesforce": math.ceil(total / 2000), "hubspot": 2 * math.ceil(total / 100)}
+
     def window(self, window: Window) -> Window:
         """SOQL datetime literals carry whole seconds (format_soql drops the fraction): query and
         advance the cursor to exactly what was asked, so nothing falls into the dropped fraction."""

@@ -9,6 +9,7 @@ Lead meanwhile is followed to the Lead's Contact in the same task.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -58,6 +59,11 @@ class ForwardLeg:
     # -- reading ------------------------------------------------------------------------------
     def window(self, window: Window) -> Window:
         return window
+
+    def calls_needed(self, total: int) -> dict[str, int]:
+        """At most: searches (and history batch reads); an email look-up and an upsert per 200."""
+        pages = math.ceil(total / 200)
+        return {"hubspot": pages + (math.ceil(total / 50) if self.history else 0), "salesforce": 2 * pages}
 
     def rejected_ids(self, retryable_only: bool) -> list[str]:
         return self.store.rejected_ids(self.pipeline, retryable_only=retryable_only)

@@ -79,6 +79,7 @@ class Leg(Protocol[C, W]):
     def prepare(self, page: Page[Any]) -> Prepared[C, W]: ...
     def write(self, group: str, items: list[W]) -> Written[C]: ...
     def commit(self, commit: C, run_id: str, cursors: dict[str, str] | None) -> None: ...
+    def calls_needed(self, total: int) -> dict[str, int]: ...   # at most, per system, for ``total`` records
 
 
 def utcnow() -> dt.datetime:
@@ -92,6 +93,7 @@ class LegRunner:
     lookback: dt.timedelta
     calls: Callable[[], dict[str, int]]                 # API calls so far, per system
     quota: Callable[[], dict[str, int | None]] = dict   # daily allowance left, per system
+    quota_left: Callable[[], dict[str, int | None]] = dict   # ... before the reserve kept for others
     clock: Callable[[], dt.datetime] = utcnow
     progress: Progress = field(default_factory=NoProgress)
     readers: int = 2                                    # pages gathered and planned at once
@@ -138,6 +140,8 @@ class LegRunner:
                     if not announced:
                         self.progress.started(prepared.total)
                         announced = True
+                        if prepared.total:
+                            self._estimate(leg, prepared.total)
                     self.progress.read(prepared.read, prepared.total)
                     self._absorb(result, prepared.counts, prepared.rejections)
                     if dry_run:
@@ -153,6 +157,18 @@ class LegRunner:
         if not (dry_run or writing.stopped or writing.cursor_moved):
             self.store.set_cursors(self.pipeline, cursors)       # a window with nothing to write
         return writing.stopped
+
+    def _estimate(self, leg: Leg[Any, Any], total: int) -> None:
+        """Before the writes: the calls this run needs against what each allocation has left
+        before its reserve. Short of it, the run goes as far as it can and says so now."""
+        needed, left = leg.calls_needed(total), self.quota_left()
+        log.info("run.estimate", records=total, calls_needed=needed,
+                 calls_left={system: left.get(system) for system in needed})
+        short = {system: (calls, left[system]) for system, calls in needed.items()
+                 if left.get(system) is not None and calls > left[system]}   # type: ignore[operator]
+        for system, (calls, available) in short.items():
+            log.warning("quota.short", system=system, calls_needed=calls, calls_left=available,
+                        action="the run stops at the reserve; later cycles carry on from there")
 
     @staticmethod
     def _absorb(result: RunResult, counts: Counter, rejections: list[Rejection]) -> None:
