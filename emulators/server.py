@@ -17,12 +17,14 @@ with ``POST /__emulator/latency {"seconds": 0.02}`` (``GET`` reads it) on either
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from email.utils import format_datetime
 from typing import Callable, Iterable
 
 from cheroot import wsgi
@@ -85,6 +87,10 @@ class EmulatorApp:
     def dispatch(self, request: Request) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def now(self) -> dt.datetime:
+        """The emulator's clock (subclasses let tests move it): every answer's ``Date`` header."""
+        return dt.datetime.now(dt.timezone.utc)
+
     def _latency_control(self, request: Request) -> Response:
         if request.method == "POST":
             try:
@@ -103,6 +109,9 @@ class EmulatorApp:
         if path.rstrip("/") == CONTROL_PREFIX + "/latency":
             return self._latency_control(request)(environ, start_response)
         response = self.dispatch(request)
+        # RFC 9110 Date: the origin's clock in whole seconds, as the real APIs send it. Clients
+        # read the server's time from it (a cheroot default would be this host's real clock).
+        response.headers["Date"] = format_datetime(self.now().astimezone(dt.timezone.utc), usegmt=True)
         if not path.startswith(CONTROL_PREFIX):
             self.requests.add(LoggedRequest(request.method, path, response.status_code,
                                             request.query_string.decode("latin-1")))

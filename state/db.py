@@ -8,7 +8,7 @@ are stored in UTC: PostgreSQL sessions are set to UTC, SQLite hands back naive d
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,24 @@ def aware(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _host_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def database_clock(engine: Engine) -> Callable[[], dt.datetime]:
+    """The clock leases are judged by: PostgreSQL's own (every host sharing the database reads the
+    same one, whatever their clocks say); this host's for SQLite (a file on one host)."""
+    if engine.dialect.name != "postgresql":
+        return _host_now
+
+    def now() -> dt.datetime:
+        with engine.connect() as connection:
+            moment = connection.execute(text("SELECT statement_timestamp()")).scalar_one()
+        return moment.astimezone(dt.timezone.utc)
+
+    return now
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

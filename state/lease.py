@@ -30,6 +30,7 @@ import datetime as dt
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from state.db import aware as _aware
+from state.db import database_clock
 from state.models import LeaseRow, RunRow
 from state.store import StateStore
 from syncd.core.errors import LockHeld
@@ -142,14 +144,16 @@ class Lease:
     """This process's claim on a pipeline. ``acquire()``, ``heartbeat()``, ``release()``."""
 
     def __init__(self, store: StateStore, pipeline: str, kind: Kind, *,
-                 ttl_seconds: float = DEFAULT_TTL_SECONDS, clock: Callable[[], dt.datetime] = utcnow,
+                 ttl_seconds: float = DEFAULT_TTL_SECONDS, clock: Callable[[], dt.datetime] | None = None,
                  holder: str | None = None, host_key: str | None = None,
                  process_exists: Callable[[int], bool] = process_exists) -> None:
         self.store = store
         self.pipeline = pipeline
         self.kind = kind
         self.ttl = dt.timedelta(seconds=ttl_seconds)
-        self.clock = clock
+        # Expiry is judged by the database's clock (PostgreSQL, shared by every host), so syncers on
+        # hosts whose clocks disagree never take a live lease over early nor wait past a dead one.
+        self.clock = clock or database_clock(store.engine)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.host_key = host_key if host_key is not None else this_host_key()
         self.token = str(uuid.uuid4())
@@ -293,17 +297,19 @@ class KeepAlive:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        last_ok = self.lease.clock()
+        # This host's monotonic clock: the database's cannot be read while the database is away,
+        # and only this process's own elapsed time matters here.
+        last_ok = time.monotonic()
         while not self._stop.wait(self.interval):
             try:
                 if self.lease.heartbeat():
-                    last_ok = self.lease.clock()
+                    last_ok = time.monotonic()
                     continue
                 lost = True
             except Exception as exc:  # noqa: BLE001 - any database error: log, retry, judge by expiry
                 log.warning("lease.heartbeat_failed", pipeline=self.lease.pipeline,
                             error=f"{type(exc).__name__}: {exc}")
-                lost = self.lease.clock() - last_ok >= self.lease.ttl
+                lost = time.monotonic() - last_ok >= self.lease.ttl.total_seconds()
                 if lost:
                     self.lease.held = False
                     log.error("lease.lost", pipeline=self.lease.pipeline, holder=self.lease.holder,

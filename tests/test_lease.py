@@ -154,3 +154,28 @@ def test_status_judges_a_holders_pid_only_from_its_own_host_and_pid_namespace(st
     assert holder_running(info, "host-a/ns", exists=lambda pid: True) is True
     assert holder_running(info, "host-a/other-container", exists=lambda pid: False) is None
     assert holder_running(info, None, exists=lambda pid: False) is None
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("host_off_by_minutes", [10, -10])
+def test_on_postgresql_host_clocks_that_disagree_never_take_a_live_lease_nor_keep_a_dead_one(
+        store, pipeline, host_off_by_minutes):
+    """Leases are judged by the database's clock: a second host whose clock is ten minutes off (far
+    past the 60 s TTL) is refused a live lease, and expiry is written in the database's time."""
+    import time_machine
+
+    first = Lease(store, pipeline, "daemon", ttl_seconds=60, holder="host-a:1", host_key="host-a/ns",
+                  process_exists=lambda _pid: True)
+    first.acquire()
+    second = Lease(store, pipeline, "once", ttl_seconds=60, holder="host-b:2", host_key="host-b/ns",
+                   process_exists=lambda _pid: True)
+    off = dt.timedelta(minutes=host_off_by_minutes)
+    with time_machine.travel(dt.datetime.now(dt.timezone.utc) + off, tick=True):   # this host's clock only
+        with pytest.raises(LockHeld):
+            second.acquire()
+        assert first.heartbeat()                                                 # the holder's, off too
+        with pytest.raises(LockHeld):
+            second.acquire()
+    row_expiry = current_lease(store, pipeline).expires_at
+    database_now = second.clock()
+    assert abs((row_expiry - database_now).total_seconds() - 60) < 5             # in the database's time

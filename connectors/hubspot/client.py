@@ -20,6 +20,7 @@ from hubspot import HubSpot
 from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 
+from connectors.clock import ServerClock
 from connectors.errors import HUBSPOT, UNEXPECTED, remote_error, transport_error
 from connectors.http import NO_TRANSPORT_RETRY
 from connectors.limits import UNLIMITED, Limits
@@ -60,6 +61,7 @@ class HubSpotClient:
         self._count = threading.Lock()
         self.calls = 0
         self.quota_remaining: int | None = None     # the account's daily calls left, from the last header seen
+        self.clock = ServerClock()                  # HubSpot's time, from the answers' Date header
         self.reserve = reserve or QuotaReserve(HUBSPOT, 0, "hubspot.quota_reserve_percent")
 
     def call(self, what: str, send: Callable[[], Any], *, search: bool = False, accept: tuple[int, ...] = (),
@@ -82,6 +84,7 @@ class HubSpotClient:
                 status, raw, headers = exc.status, exc.body, exc.headers or {}
             except urllib3.exceptions.HTTPError as exc:
                 raise transport_error(HUBSPOT, what, exc) from None
+        self.clock.observe(headers.get("Date"))
         in_window = headers.get("X-HubSpot-RateLimit-Remaining")
         if in_window and str(in_window).isdigit():       # calls other clients made count here too
             for limiter in self.limits.limiters:

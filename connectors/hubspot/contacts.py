@@ -48,6 +48,9 @@ class HubSpotContacts:
         self.batch_api = client.sdk.crm.contacts.batch_api
         self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="hubspot-read")
 
+    def server_skew(self) -> float | None:
+        return self.client.clock.skew
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 

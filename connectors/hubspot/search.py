@@ -1,11 +1,16 @@
 """HubSpot CRM search requests for "contacts changed in a window", as plain dicts.
 
-Paging: one query per page of 200, filtered by the qualify conditions and the closed time window,
-sorted by ``hs_object_id`` and continued with ``hs_object_id > last id seen`` instead of the
-``after`` offset. Why: search stops at 10,000 results per query, and thousands of contacts can
-share one ``lastmodifieddate`` (HubSpot's own bulk updates), so paging by time or by offset
-either skips contacts or loops forever (airbytehq/airbyte#43317). Paging by id inside a fixed
-window visits each contact exactly once.
+Paging: one query per page of 200, filtered by the qualify conditions and ``lastmodifieddate >=``
+the window's start, sorted by ``hs_object_id`` and continued with ``hs_object_id > last id seen``
+instead of the ``after`` offset. Why: search stops at 10,000 results per query, and thousands of
+contacts can share one ``lastmodifieddate`` (HubSpot's own bulk updates), so paging by time or by
+offset either skips contacts or loops forever (airbytehq/airbyte#43317). Paging by id visits each
+contact once.
+
+There is no upper bound on ``lastmodifieddate``: the window's end is where the cursor goes
+(HubSpot's own time when the window opened, ``syncd.run.leg``), so a host clock behind HubSpot's
+misses nothing, and a contact dated in the future is read (and reported), never silently dropped.
+A contact edited while the run pages is read now or by the next run, whose window starts before it.
 """
 
 from __future__ import annotations
@@ -45,7 +50,6 @@ def search_body(conditions: Sequence[Filter], window: Window, after_id: str | No
     if window.start is not None:
         filters.append({"propertyName": "lastmodifieddate", "operator": "GTE",
                         "value": str(to_epoch_ms(window.start))})
-    filters.append({"propertyName": "lastmodifieddate", "operator": "LTE", "value": str(to_epoch_ms(window.end))})
     if after_id is not None:
         filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": after_id})
     return {"filterGroups": [{"filters": filters}],

@@ -17,6 +17,7 @@ import structlog
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
+from connectors.clock import ServerClock
 from connectors.errors import SALESFORCE, SESSION_EXPIRED, UNEXPECTED, remote_error, transport_error
 from connectors.limits import UNLIMITED, Limits
 from connectors.quota import QuotaReserve
@@ -53,6 +54,9 @@ class SalesforceClient:
         self._count = threading.Lock()
         self.calls = 0
         self.quota_remaining: int | None = None     # org API calls left (Sforce-Limit-Info)
+        self.clock = ServerClock()                  # Salesforce's time, from the answers' Date header
+        session.hooks["response"].append(lambda response, *_args, **_kwargs: self.clock.observe(
+            response.headers.get("Date")))
         self.reserve = reserve or QuotaReserve(SALESFORCE, 0, "salesforce.quota_reserve_percent")
 
     # -- session -------------------------------------------------------------------------

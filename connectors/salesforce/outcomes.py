@@ -4,8 +4,8 @@ One SOQL query, read 2,000 rows a page, returns every handed-over Lead (the exte
 whose outcome may have changed in the window, *with* the Opportunity it was converted into,
 through the Lead's ``ConvertedOpportunity`` relationship:
 
-- the window is closed and on ``SystemModstamp`` (it moves on every change, system ones too), of
-  the Lead **or** of its Opportunity, so a moved or reopened Opportunity brings back every Lead
+- the window is ``SystemModstamp >= start`` (it moves on every change, system ones too), of the
+  Lead **or** of its Opportunity, with no upper bound (the cursor takes Salesforce's own time), so a moved or reopened Opportunity brings back every Lead
   converted into it, even when the Leads themselves did not change;
 - a Lead still in an open status, not converted and last touched by syncd's own user has no
   outcome that could have changed (it is one syncd just created or updated), so the query leaves
@@ -46,11 +46,13 @@ def _fields(query: OutcomeQuery) -> str:
 
 
 def _in_window(window: Window) -> tuple[str, dict[str, dt.datetime]]:
+    """Changed since the window's start. No upper bound: the window's end is where the cursor
+    goes (Salesforce's time when the window opened); what changes while the run reads is read
+    now and again by the next run, never lost to a clock that disagrees."""
     if window.start is None:
-        return "SystemModstamp <= {end}", {"end": window.end}
-    return ("((SystemModstamp >= {start} AND SystemModstamp <= {end}) OR "
-            f"({RELATIONSHIP}.SystemModstamp >= {{start}} AND {RELATIONSHIP}.SystemModstamp <= {{end}}))",
-            {"start": window.start, "end": window.end})
+        return "", {}
+    return (f" AND (SystemModstamp >= {{start}} OR {RELATIONSHIP}.SystemModstamp >= {{start}})",
+            {"start": window.start})
 
 
 def outcome_soql(query: OutcomeQuery, window: Window, user_id: str | None) -> str:
@@ -60,7 +62,7 @@ def outcome_soql(query: OutcomeQuery, window: Window, user_id: str | None) -> st
     if query.open_statuses and user_id:
         maybe = " AND (Status NOT IN {open} OR IsConverted = true OR LastModifiedById != {me})"
         values = {**values, "open": list(query.open_statuses), "me": user_id}
-    return format_soql(f"SELECT {_fields(query)} FROM Lead WHERE {query.external_id_field} != null AND {clause}"
+    return format_soql(f"SELECT {_fields(query)} FROM Lead WHERE {query.external_id_field} != null{clause}"
                        f"{maybe} ORDER BY SystemModstamp, Id", **values)
 
 
@@ -96,6 +98,9 @@ class SalesforceOutcomes:
             reason=row.get(reason_field) if reason_field else None, converted=bool(row.get("IsConverted")),
             opportunity_id=row.get("ConvertedOpportunityId") or None, modified_at=_modified(row), fields=_plain(row),
             opportunity=self._opportunity(row.get(RELATIONSHIP), query.loss_reason_field))
+
+    def server_skew(self) -> float | None:
+        return self.client.clock.skew
 
     def changed_outcomes(self, query: OutcomeQuery, window: Window) -> Iterator[Page[SalesforceLead]]:
         soql = outcome_soql(query, window, self.client.user_id)

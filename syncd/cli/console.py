@@ -11,6 +11,7 @@ from rich.table import Table
 from state.lease import LeaseInfo
 from state.models import CursorRow, RejectionRow, RunRow
 from syncd.core.records import Rejection
+from syncd.run.clock import SKEW_WARNING_SECONDS, parse_skew, skew_cursor
 from syncd.run.result import RunResult
 
 COUNT_LABELS = {
@@ -24,6 +25,7 @@ COUNT_LABELS = {
     "still_rejected": "still rejected (unchanged since)",
     "skipped_converted": "converted Leads skipped (per mapping)",
     "not_qualified": "not qualified (not sent)",
+    "future_dated": "dated ahead of HubSpot's clock (synced, read again each run)",
 }
 # The back leg (syncd.run.back): Salesforce outcomes -> HubSpot contacts.
 BACK_COUNT_LABELS = {
@@ -155,3 +157,22 @@ def lock_line(lease: LeaseInfo | None, now: dt.datetime, running: bool | None = 
     if lease.next_run_at is not None:
         line += f"; next cycle at {lease.next_run_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"
     return line
+
+
+def skews(watermarks: dict[str, str]) -> dict[str, float]:
+    """Each system's clock minus this host's, in seconds, as the last run measured it."""
+    found = {}
+    for system in ("hubspot", "salesforce"):
+        skew = parse_skew(watermarks.get(skew_cursor(system)))
+        if skew is not None:
+            found[system] = skew
+    return found
+
+
+def skew_lines(watermarks: dict[str, str]) -> list[str]:
+    """A warning line per system whose clock is far from this host's (`syncd status`)."""
+    names = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
+    return [f"[yellow]clock:[/yellow] {names[system]}'s clock is {abs(skew):.0f} s "
+            f"{'ahead of' if skew > 0 else 'behind'} this host's (last run); read windows follow "
+            f"{names[system]}'s, but set this host's time right (NTP)"
+            for system, skew in skews(watermarks).items() if abs(skew) > SKEW_WARNING_SECONDS]

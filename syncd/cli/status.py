@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from state.lease import current_lease, holder_running, this_host_key, utcnow
+from state.db import database_clock
+from state.lease import current_lease, holder_running, this_host_key
 from state.outcomes import OutcomeStore
 from syncd import app
 from syncd.cli import console
@@ -42,7 +43,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         rejections = store.list_rejections(pipeline, limit)
         feedback_rejections = OutcomeStore(store).list_rejections(pipeline, limit)
         links, rejected_total = store.count_links(pipeline), store.count_rejections(pipeline)
-        lease, now = current_lease(store, pipeline), utcnow()
+        lease, now = current_lease(store, pipeline), database_clock(store.engine)()
     finally:
         store.close()
     running = holder_running(lease, this_host_key()) if lease else None
@@ -52,6 +53,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
             "lock": {**lease.as_dict(now), "holder_running": running} if lease else None,
             "runs": [r.model_dump(mode="json") for r in runs],
             "watermarks": {c.name: c.value for c in cursors},
+            "clock_skew_seconds": console.skews({c.name: c.value for c in cursors}),
             "rejections": [r.model_dump(mode="json") for r in rejections],
             "feedback_rejections": [r.model_dump(mode="json") for r in feedback_rejections],
         }, indent=2, default=str))
@@ -59,6 +61,8 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
     stdout.print(f"pipeline [bold]{pipeline}[/bold]: {links} contacts linked to Salesforce, "
                  f"{rejected_total} rejected records", highlight=False)
     stdout.print(console.lock_line(lease, now, running), highlight=False)
+    for line in console.skew_lines({c.name: c.value for c in cursors}):
+        stdout.print(line, highlight=False)
     stdout.print(console.runs_table(runs) if runs else "no runs yet")
     if cursors:
         stdout.print(console.cursors_table(cursors))

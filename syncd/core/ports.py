@@ -66,6 +66,10 @@ class ContactSource(Protocol):
         """These contacts, complete, in the order asked; ids the source no longer has are left out."""
         ...
 
+    def server_skew(self) -> float | None:
+        """The source's clock minus this host's, in seconds, from its latest answer (None before any)."""
+        ...
+
 
 class LeadSink(Protocol):
     """Where leads go (Salesforce)."""
@@ -108,6 +112,10 @@ class OutcomeSource(Protocol):
 
     def outcomes_by_lead_id(self, query: OutcomeQuery, lead_ids: Sequence[str]) -> list[SalesforceLead]:
         """These Leads, changed or not (the retry queue)."""
+        ...
+
+    def server_skew(self) -> float | None:
+        """The source's clock minus this host's, in seconds, from its latest answer (None before any)."""
         ...
 
 

@@ -1,13 +1,14 @@
-"""The incremental read window for HubSpot contacts, as pure functions.
+"""The incremental read window, as pure functions.
 
-Semantics (tested in tests/test_cursor.py):
-- The window is closed: lastmodifieddate >= start AND <= end. Reading with ">=" re-reads the
-  boundary instead of dropping contacts that share the cursor's timestamp; re-reads are free
+Semantics (tested in tests/test_cursor.py and tests/test_server_clock.py):
+- The sources read ``modified >= start`` with no upper bound: reading with ">=" re-reads the
+  boundary instead of dropping records that share the cursor's timestamp; re-reads are free
   because an unchanged payload is never written again.
 - start = cursor - lookback: HubSpot search shows a change only some moments after it happens,
   so each run looks back over the previous window's tail. None on the first run: read everything.
-- end = the run's start time, fixed before reading, so pages do not shift under us and a contact
-  edited during the run is caught by the next run.
+- end = the source's time when the run opened the window (``syncd.run.clock``: this host's clock
+  plus the skew the source's ``Date`` headers show), never the host's own: what changes while the
+  run reads is read again by the next run, whose window starts before it.
 - The cursor becomes ``end`` only after every write the window produced was confirmed, and it
   never moves backwards.
 """

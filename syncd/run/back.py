@@ -52,6 +52,7 @@ class BackLeg:
     fingerprint_name = FEEDBACK_MAPPING_CURSOR
     write_size = WRITE_SIZE
     planned_key = "planned_updates"
+    source_system = "salesforce"
 
     def __init__(self, *, mapping: Mapping, source: OutcomeSource, sink: ContactSink, store: StateStore,
                  pipeline: str, dry_run: bool = False) -> None:
@@ -72,6 +73,9 @@ class BackLeg:
         self._properties_ok = False
 
     # -- reading ------------------------------------------------------------------------------
+    def server_skew(self) -> float | None:
+        return self.source.server_skew()
+
     def calls_needed(self, total: int) -> dict[str, int]:
         """At most: a query page per 2,000 Leads; a lifecycle-stage read and an update per 100."""
         return {"salesforce": math.ceil(total / 2000), "hubspot": 2 * math.ceil(total / 100)}

@@ -9,6 +9,7 @@ Lead meanwhile is followed to the Lead's Contact in the same task.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections import Counter
@@ -26,6 +27,7 @@ from syncd.plan import forward as planner
 from syncd.plan.forward import ForwardCommit, ForwardFacts, Write
 from syncd.run.leg import Prepared, Written
 
+FUTURE_MARGIN_SECONDS = 300       # HubSpot stamps edits itself: later than this is not clock jitter
 log = structlog.get_logger("syncd.run")
 
 MAPPING_CURSOR = "mapping.fingerprint"   # the mapping the last complete forward run used
@@ -39,6 +41,7 @@ class ForwardLeg:
     fingerprint_name = MAPPING_CURSOR
     write_size = WRITE_SIZE
     planned_key = "planned"
+    source_system = "hubspot"
 
     def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore,
                  pipeline: str) -> None:
@@ -59,6 +62,9 @@ class ForwardLeg:
     # -- reading ------------------------------------------------------------------------------
     def window(self, window: Window) -> Window:
         return window
+
+    def server_skew(self) -> float | None:
+        return self.source.server_skew()
 
     def calls_needed(self, total: int) -> dict[str, int]:
         """At most: searches (and history batch reads); an email look-up and an upsert per 200."""
@@ -88,6 +94,7 @@ class ForwardLeg:
     def prepare(self, page: Page[Contact]) -> Prepared[ForwardCommit, Write]:
         contacts = page.items
         ids = [c.id for c in contacts]
+        future = self._dated_in_the_future(contacts)
         links = self.store.links_for(self.pipeline, ids)
         rejections = self.store.rejections_for(self.pipeline, ids)
         emails = planner.email_lookups(contacts, links, self.mapping)
@@ -104,8 +111,20 @@ class ForwardLeg:
         writes: dict[str, list[Write]] = {}
         for write in plan.writes:     # upserts go by external id, the rest by Id: one call each
             writes.setdefault("upsert" if write.kind == "upsert" else "update", []).append(write)
-        return Prepared(plan.counts() + Counter(read=len(page.items)), commit, writes, plan.rejections,
-                        plan.writes, read=len(page.items), total=page.total)
+        return Prepared(plan.counts() + Counter(read=len(page.items), future_dated=len(future)), commit, writes,
+                        plan.rejections, plan.writes, read=len(page.items), total=page.total)
+
+    def _dated_in_the_future(self, contacts: list[Contact]) -> list[str]:
+        """Contacts whose lastmodifieddate is ahead of HubSpot's own clock (a bad import, a skewed
+        integration). They are read and synced like any other, but no cursor can pass them, so
+        each run reads them again: say so, with their ids."""
+        skew = self.source.server_skew()
+        horizon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=(skew or 0.0) + FUTURE_MARGIN_SECONDS)
+        future = [c.id for c in contacts if (c.modified_at or horizon) > horizon]
+        if future:
+            log.warning("hubspot.future_timestamps", contacts=len(future), hubspot_ids=future[:10],
+                        action="read and synced; each run reads them again until HubSpot's clock passes them")
+        return future
 
     def _leads_by_email(self, emails: list[str]) -> list[ExistingLead]:
         return self.sink.find_leads(external_id_field=self.external_id_field, emails=emails)

@@ -31,7 +31,8 @@ from state.store import StateStore
 from syncd.core.errors import StateUnavailable, SyncdError
 from syncd.core.ports import NoProgress, Page, Progress
 from syncd.core.records import Rejection
-from syncd.core.window import Window, advance, format_cursor, read_window
+from syncd.core.window import Window, format_cursor
+from syncd.run.clock import SourceTime, skew_cursor
 from syncd.run.pipeline import Stream, Writes
 from syncd.run.result import RunResult
 
@@ -72,6 +73,7 @@ class Leg(Protocol[C, W]):
     fingerprint: str
     write_size: int                 # items per write call
     planned_key: str                # RunResult field a dry run's plan goes to
+    source_system: str              # whose clock its window follows: "hubspot" or "salesforce"
 
     def window(self, window: Window) -> Window: ...
     def rejected_ids(self, retryable_only: bool) -> list[str]: ...
@@ -80,6 +82,7 @@ class Leg(Protocol[C, W]):
     def write(self, group: str, items: list[W]) -> Written[C]: ...
     def commit(self, commit: C, run_id: str, cursors: dict[str, str] | None) -> None: ...
     def calls_needed(self, total: int) -> dict[str, int]: ...   # at most, per system, for ``total`` records
+    def server_skew(self) -> float | None: ...   # its source's clock minus this host's (latest answer)
 
 
 def utcnow() -> dt.datetime:
@@ -103,8 +106,10 @@ class LegRunner:
             should_stop: Callable[[], bool] | None = None) -> RunResult:
         result = RunResult(str(uuid.uuid4()), "running", leg=leg.name)
         cursor = self.store.get_cursor(self.pipeline, leg.cursor_name)
+        source_time = SourceTime(leg.source_system, leg.server_skew,
+                                 self.store.get_cursor(self.pipeline, skew_cursor(leg.source_system)), self.clock())
         # --full reads everything again; unchanged records are still not written.
-        window = leg.window(read_window(None if full else cursor, self.clock(), self.lookback))
+        window = leg.window(source_time.window(None if full else cursor, self.lookback))
         result.window = window
         with self._recorded(result, dry_run):
             log.info(leg.started_event, dry_run=dry_run, full=full,
@@ -112,7 +117,16 @@ class LegRunner:
                      window_end=format_cursor(window.end))
             changed = self.store.get_cursor(self.pipeline, leg.fingerprint_name) != leg.fingerprint
             retry_ids = leg.rejected_ids(retryable_only=not changed)
-            cursors = {leg.cursor_name: advance(cursor, window), leg.fingerprint_name: leg.fingerprint}
+            final: dict[str, str] = {}
+
+            def cursors() -> dict[str, str]:
+                """Computed when the window's last write is confirmed: by then the source's
+                answers have told its time."""
+                if not final:
+                    final.update({leg.cursor_name: source_time.cursor(cursor, window, leg.window),
+                                  leg.fingerprint_name: leg.fingerprint, **source_time.kept()})
+                return final
+
             stopped = self._stream(leg, result, window, retry_ids, dry_run, should_stop or (lambda: False),
                                    cursors)
             if stopped:
@@ -121,12 +135,12 @@ class LegRunner:
             else:
                 result.status = "dry_run" if dry_run else ("partial" if result.counts["rejected"] else "ok")
                 if not dry_run:
-                    log.info("cursor.advanced", cursor=leg.cursor_name, value=cursors[leg.cursor_name],
+                    log.info("cursor.advanced", cursor=leg.cursor_name, value=cursors()[leg.cursor_name],
                              previous=cursor)
         return result
 
     def _stream(self, leg: Leg[Any, Any], result: RunResult, window: Window, retry_ids: list[str], dry_run: bool,
-                should_stop: Callable[[], bool], cursors: dict[str, str]) -> bool:
+                should_stop: Callable[[], bool], cursors: Callable[[], dict[str, str]]) -> bool:
         """Read, plan and write the window; True when a stop request cut it short."""
         announced = False
         with Stream(leg.pages(window, retry_ids), leg.prepare, workers=self.readers, name=leg.name) as pages, \
@@ -155,7 +169,7 @@ class LegRunner:
                 writing.salvage()
                 raise
         if not (dry_run or writing.stopped or writing.cursor_moved):
-            self.store.set_cursors(self.pipeline, cursors)       # a window with nothing to write
+            self.store.set_cursors(self.pipeline, cursors())     # a window with nothing to write
         return writing.stopped
 
     def _estimate(self, leg: Leg[Any, Any], total: int) -> None:
@@ -229,7 +243,7 @@ class _Writing:
     (the cursor stays, so it reads the window again)."""
 
     def __init__(self, runner: LegRunner, leg: Leg[Any, Any], result: RunResult, writes: Writes[Written[Any]],
-                 should_stop: Callable[[], bool], cursors: dict[str, str]) -> None:
+                 should_stop: Callable[[], bool], cursors: Callable[[], dict[str, str]]) -> None:
         self.runner, self.leg, self.result, self.writes = runner, leg, result, writes
         self.should_stop = should_stop
         self.cursors = cursors
@@ -280,5 +294,5 @@ class _Writing:
         self.runner._absorb(self.result, written.counts, written.rejections)
         self.runner.progress.written(written.records)
         last = self.exhausted and not (self.stopped or self.failed) and self.writes.pending() == 0
-        self.leg.commit(written.commit, self.result.run_id, self.cursors if last else None)
+        self.leg.commit(written.commit, self.result.run_id, self.cursors() if last else None)
         self.cursor_moved |= last
