@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from syncd.core.digest import digest
 from syncd.core.records import Filter
+from syncd.mapping import budget as _budget
 from syncd.mapping import templates
 from syncd.mapping.base import PROPERTY_NAME as _PROPERTY_NAME
 from syncd.mapping.base import SF_FIELD_NAME as _SF_FIELD_NAME
@@ -148,6 +149,18 @@ class Attribution(_Closed):
                          description="The first converting content (form, ebook, webinar).")
 
 
+class TemplateBudget(_Closed):
+    """What rendering one contact's templates may cost; over it, that contact is rejected with
+    SYNCD_TEMPLATE_ERROR and the others go on."""
+
+    seconds: float = Field(default=_budget.DEFAULT_SECONDS, gt=0, le=60,
+                           description="CPU time for all of one contact's templates together.")
+    output_characters: int = Field(
+        default=_budget.DEFAULT_OUTPUT, ge=1024, le=1_048_576,
+        description="What one template may write (or its field's max_length, when that is more). A field "
+                    "with max_length stops rendering once it has enough to fill it.")
+
+
 class Mapping(_Closed):
     version: Literal[1] = Field(description="Mapping format version. This is version 1.")
     description: str | None = None
@@ -159,6 +172,9 @@ class Mapping(_Closed):
     attribution: Attribution = Field(default_factory=Attribution)
     feedback: Feedback | None = Field(
         default=None, description="Salesforce outcomes back to HubSpot contacts (the closed loop): README \"Closing the loop\".")
+    template_budget: TemplateBudget | None = Field(
+        default=None, description="Limits per contact for the templates (default: 1 s of CPU time, "
+                                  "65,536 characters per template).")
 
     # Derived, filled by load_mapping(); not part of the file.
     source: str = Field(default="", exclude=True)
@@ -174,6 +190,10 @@ class Mapping(_Closed):
 
     def all_rules(self) -> dict[str, FieldRule]:
         return self._rules
+
+    @functools.cached_property
+    def budget(self) -> TemplateBudget:
+        return self.template_budget or TemplateBudget()
 
     @functools.cached_property
     def _properties(self) -> list[str]:
@@ -212,4 +232,7 @@ class Mapping(_Closed):
     @functools.cached_property
     def fingerprint(self) -> str:
         """Changes whenever the mapping would render anything differently."""
-        return digest(self.model_dump(mode="json", by_alias=True))
+        data = self.model_dump(mode="json", by_alias=True)
+        if data.get("template_budget") is None:   # the default budget: the same mapping as before there was one
+            data.pop("template_budget", None)
+        return digest(data)

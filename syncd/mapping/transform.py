@@ -1,16 +1,15 @@
 """Turn one HubSpot contact into Salesforce field values, as the mapping says. Pure functions.
 
-A value that cannot be converted (a non-number for a number field, a broken template) rejects
-that one record with a syncd error code; the others go on.
+A value that cannot be converted (a non-number for a number field, a broken template, a template
+over its render budget) rejects that one record with a syncd error code; the others go on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
-
-from jinja2 import TemplateError
 
 from syncd.core.records import Contact, Filter
 from syncd.mapping import templates
@@ -75,7 +74,8 @@ def _template_variables(contact: Contact, mapping: Mapping, fields: dict[str, An
     return variables
 
 
-def _raw_value(contact: Contact, rule: FieldRule, field: str, variables: dict[str, Any]) -> Any:
+def _raw_value(contact: Contact, rule: FieldRule, field: str, variables: dict[str, Any],
+               budget: templates.RenderBudget, where: str) -> Any:
     if rule.from_ is not None:
         value = contact.properties.get(rule.from_)
         if rule.values is not None and not _empty(value):
@@ -85,28 +85,35 @@ def _raw_value(contact: Contact, rule: FieldRule, field: str, variables: dict[st
         entries = _history_values(contact, rule.history)[: rule.limit]
         return rule.separator.join(str(e["value"]) for e in entries)
     if rule.template is not None:
+        keep = rule.max_length if rule.type == "string" else None    # the rest would be cut anyway
         try:
-            return templates.render(rule.template, variables)
-        except TemplateError as exc:
-            raise FieldError("SYNCD_TEMPLATE_ERROR", field, f"template failed: {exc}") from None
+            return templates.render(rule.template, variables, budget, where=where, keep=keep)
+        except templates.TemplateFailure as exc:
+            raise FieldError("SYNCD_TEMPLATE_ERROR", field, str(exc)) from None
     return rule.value
 
 
-def render_fields(contact: Contact, mapping: Mapping) -> dict[str, Any]:
-    """Salesforce field -> value for one contact, external id included. Raises FieldError."""
+def render_fields(contact: Contact, mapping: Mapping, *, stop: Callable[[], bool] | None = None,
+                  clock: Callable[[], float] = time.thread_time) -> dict[str, Any]:
+    """Salesforce field -> value for one contact, external id included. Raises FieldError, or
+    ``templates.RenderStopped`` when ``stop`` says so while a template renders. All the contact's
+    templates share one render budget (``mapping.budget``), measured with ``clock``."""
+    limits = mapping.budget
+    budget = templates.RenderBudget(limits.seconds, limits.output_characters, clock=clock, stop=stop,
+                                    inputs=contact.properties)
     fields: dict[str, Any] = {}
     variables = _template_variables(contact, mapping, fields)
     # Plain fields first, so the brief can quote computed values (fields.X).
     for name, rule in mapping.fields.items():
-        value = _raw_value(contact, rule, name, variables)
+        value = _raw_value(contact, rule, name, variables, budget, f"the fields.{name}")
         if _empty(value) and rule.default is not None:
             value = rule.default
         fields[name] = _convert(value, rule, name)
         variables["fields"][name] = fields[name]
     if mapping.brief is not None:
         rule = mapping.all_rules()[mapping.brief.field]
-        fields[mapping.brief.field] = _convert(_raw_value(contact, rule, mapping.brief.field, variables),
-                                               rule, mapping.brief.field)
+        fields[mapping.brief.field] = _convert(_raw_value(contact, rule, mapping.brief.field, variables, budget,
+                                                          "the brief"), rule, mapping.brief.field)
     fields[mapping.salesforce.external_id_field] = contact.id
     return fields
 

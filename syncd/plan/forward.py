@@ -13,13 +13,14 @@ do we know to look its Contact up).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from syncd.core.digest import digest
 from syncd.core.records import Contact, ExistingLead, LeadWrite, Link, Rejection, WriteResult
 from syncd.mapping.model import Mapping as LeadMapping
+from syncd.mapping.templates import RenderStopped
 from syncd.mapping.transform import FieldError, qualifies, render_fields
 
 CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
@@ -65,6 +66,7 @@ class ForwardPlan:
     still_rejected: list[str] = field(default_factory=list)    # rejected before, payload unchanged
     not_qualified: list[str] = field(default_factory=list)
     skipped_converted: list[str] = field(default_factory=list)
+    stopped: bool = False              # a stop request cut rendering short: an empty plan, write nothing
 
     def counts(self) -> Counter:
         return Counter(unchanged=len(self.unchanged), still_rejected=len(self.still_rejected),
@@ -134,8 +136,11 @@ def _target(write: Write, lead: ExistingLead, mapping: LeadMapping, plan: Forwar
     return replace(_contact_write(write, mapping, lead.converted_contact_id, lead.id), via_email=True)
 
 
-def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping) -> ForwardPlan:
-    """What to write for these contacts, given what state says was written before."""
+def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping, *,
+         stop: Callable[[], bool] | None = None) -> ForwardPlan:
+    """What to write for these contacts, given what state says was written before. ``stop`` is
+    asked while templates render (a runaway one must not hold up a stop): once it says so, the
+    plan is empty and ``stopped``; the runner, asked the same, writes no page after a stop."""
     result = ForwardPlan()
     matches = _by_email(facts.existing)
     fingerprint = mapping.fingerprint
@@ -149,16 +154,19 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping)
         if not qualifies(contact, filters):
             result.not_qualified.append(contact.id)
             continue
+        # The mapping could not render this contact before (a SYNCD_ code, fingerprinted by its
+        # input): the same contact under the same mapping fails the same way, so it is "still
+        # rejected" without being rendered again (a runaway template would spend its budget again).
+        if previous is not None and previous.code.startswith("SYNCD_") \
+                and previous.payload_hash == input_hash(contact, mapping):
+            result.still_rejected.append(contact.id)
+            continue
         try:
-            fields = render_fields(contact, mapping)
+            fields = render_fields(contact, mapping, stop=stop)
+        except RenderStopped:
+            return ForwardPlan(stopped=True)
         except FieldError as exc:
-            # Fingerprint the input instead of a payload: the same contact under the same mapping
-            # fails the same way, so it is "still rejected", not rejected again.
-            fingerprint_in = input_hash(contact, mapping)
-            if previous is not None and previous.payload_hash == fingerprint_in:
-                result.still_rejected.append(contact.id)
-            else:
-                result.rejections.append(Rejection(contact.id, exc.code, str(exc), fingerprint_in))
+            result.rejections.append(Rejection(contact.id, exc.code, str(exc), input_hash(contact, mapping)))
             continue
         write = Write(contact.id, "upsert", fields, digest(fields), email=contact.email,
                       lead_id=link.lead_id if link else None, attribution=attribution(contact, mapping),

@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -44,8 +44,9 @@ class ForwardLeg:
     source_system = "hubspot"
 
     def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore,
-                 pipeline: str) -> None:
+                 pipeline: str, should_stop: Callable[[], bool] | None = None) -> None:
         self.mapping = mapping
+        self.should_stop = should_stop       # also asked while templates render
         self.source = source
         self.sink = sink
         self.store = store
@@ -105,7 +106,7 @@ class ForwardLeg:
             # a contact listed by the search but gone by the time it was read is left for the next run
             contacts = [read.get(c.id, c) for c in contacts if c.complete or c.id in read or c.id not in to_read]
         existing = lookup.result() if lookup is not None else []
-        plan = planner.plan(contacts, ForwardFacts(links, rejections, existing), self.mapping)
+        plan = planner.plan(contacts, ForwardFacts(links, rejections, existing), self.mapping, stop=self.should_stop)
         commit = ForwardCommit(links=plan.links, rejections=plan.rejections, resolved=plan.resolved) \
             if plan.links or plan.rejections or plan.resolved else None
         writes: dict[str, list[Write]] = {}
