@@ -47,8 +47,8 @@ class QuotaReserve:
     def check(self, what: str) -> None:
         """Raise QuotaExhausted instead of sending a call that would eat into the reserve."""
         left = self.left
-        if left is None or left > 0:
-            return
+        if left is None or left > 0 or not self.percent:
+            return       # with no reserve, the remote system itself says when the allocation is spent
         raise QuotaExhausted(self.system, f"{what}: {self.used:,} of {self.total:,} daily API calls are used; "
                                           f"the last {self.reserve:,} ({self.percent:g} %) are kept for the other "
                                           f"integrations ({self.setting}). The run stops here; a later cycle "

@@ -59,10 +59,10 @@ def test_no_reserve_when_the_answers_have_not_said_how_much_is_left():
         reserve.check("the next")
 
 
-def test_a_zero_reserve_lets_syncd_use_the_whole_allocation():
+def test_a_zero_reserve_leaves_the_last_word_to_the_remote_system():
     reserve = QuotaReserve("HubSpot", 0, "hubspot.quota_reserve_percent")
     reserve.observe(used=99, total=100)
     reserve.check("the last call")
-    reserve.observe(used=100, total=100)
-    with pytest.raises(QuotaExhausted):
-        reserve.check("one too many")
+    reserve.observe(used=100, total=100)       # the figure may lag: the remote's own 429/403 decides
+    reserve.check("one more")
+    assert reserve.left == 0
