@@ -2,7 +2,8 @@
 
 The SDK's batch endpoint is replaced by a small stand-in (the SDK is injected, not patched):
 HubSpot refuses a whole batch with 400 when one input has a bad value, without naming the
-contact, so the connector halves the batch until it does.
+contact: the contacts holding the value its message names go alone and the rest as one batch;
+when no value matches, the connector halves the batch until it finds the contact.
 """
 
 from __future__ import annotations
@@ -59,6 +60,45 @@ def test_one_bad_value_in_a_batch_is_isolated_by_halving_and_the_others_land():
     assert [(r.hubspot_id, r.code) for r in results if not r.ok] == [("13", "INVALID_OPTION")]
     assert len(api.calls) == 1 + 2 * 4                        # halving 16 -> 1: two requests per level
     assert "allowed options" in next(r.message for r in results if not r.ok)
+
+
+class NamingBatchApi(FakeBatchApi):
+    """Refuses a batch as HubSpot does: its message starts with the first refused value."""
+
+    def __init__(self, bad_values: dict[str, str]) -> None:
+        super().__init__(bad=set(bad_values))
+        self.bad_values = bad_values
+
+    def update(self, batch_input_simple_public_object_batch_input, **kwargs):  # noqa: ANN001
+        inputs = batch_input_simple_public_object_batch_input["inputs"]
+        refused = [i for i in inputs if i["properties"].get("syncd_outcome") in self.bad_values.values()]
+        if not refused:
+            return super().update(batch_input_simple_public_object_batch_input, **kwargs)
+        self.calls.append([i["id"] for i in inputs])
+        value = refused[0]["properties"]["syncd_outcome"]
+        exc = ApiException(status=400, reason="Bad Request")
+        exc.body = json.dumps({"status": "error", "category": "VALIDATION_ERROR",
+                               "message": "Property values were not valid",
+                               "errors": [{"message": f"{value} was not one of the allowed options: [won, lost]",
+                                           "code": "INVALID_OPTION", "context": {"propertyName": ["syncd_outcome"]}}]})
+        raise exc
+
+
+def test_a_refused_value_named_by_hubspot_costs_two_more_calls_not_a_halving():
+    api = NamingBatchApi({"57": "w0n"})
+    batch = [(cid, {"syncd_outcome": "w0n" if cid == "57" else "won"}) for cid, _ in updates(100)]
+    results = connector(api).update_contacts(batch)
+    assert [r.hubspot_id for r in results] == [str(i) for i in range(1, 101)]
+    assert [(r.hubspot_id, r.code) for r in results if not r.ok] == [("57", "INVALID_OPTION")]
+    assert [len(c) for c in api.calls] == [100, 1, 99]        # refused, the accused alone, the rest
+
+
+def test_a_valid_value_listed_among_the_allowed_options_is_not_accused():
+    api = NamingBatchApi({"3": "w0n"})
+    batch = [(cid, {"syncd_outcome": "w0n" if cid == "3" else "lost"}) for cid, _ in updates(8)]
+    results = connector(api).update_contacts(batch)
+    assert [(r.hubspot_id, r.code) for r in results if not r.ok] == [("3", "INVALID_OPTION")]
+    assert [len(c) for c in api.calls] == [8, 1, 7]           # "lost" is in the message's list, not at its start
 
 
 def test_ids_hubspot_no_longer_has_come_back_as_object_not_found_in_order():

@@ -36,6 +36,22 @@ def _to_contact(obj: Any, complete: bool = True) -> Contact:
     return Contact(str(obj["id"]), dict(obj.get("properties") or {}), history, complete)
 
 
+def _accused(batch: list[tuple[str, dict[str, str]]], details: list[dict[str, Any]]) -> set[str]:
+    """Contacts whose value a whole-batch 400 names. HubSpot's validation messages begin with the
+    refused value ("x was not one of the allowed options: [...]", "x is not a valid number.") or
+    quote it ("Email address x is invalid"), under the property's name; a value that only
+    appears inside the list of allowed options is not accused."""
+    accused = set()
+    for error in details:
+        message = str(error.get("message") or "")
+        for name in (error.get("context") or {}).get("propertyName") or []:
+            for contact_id, properties in batch:
+                value = str(properties.get(name) or "")
+                if value and (message.startswith(f"{value} ") or f"address {value} is invalid" in message):
+                    accused.add(contact_id)
+    return accused
+
+
 class HubSpotContacts:
     system = HUBSPOT
 
@@ -135,8 +151,9 @@ class HubSpotContacts:
         return results
 
     def _refused_batch(self, batch: list[tuple[str, dict[str, str]]], body: dict[str, Any]) -> list[ContactWriteResult]:
-        """A 400 names the bad value but not the contact: halve the batch until it does. A property
-        HubSpot does not have is configuration, not a record problem."""
+        """A 400 names the bad value but not the contact. The contacts holding that value are tried
+        alone and the rest as one batch; when no value can be matched, the batch is halved until
+        the contact is found. A property HubSpot does not have is configuration, not a record problem."""
         details = [e for e in body.get("errors") or [] if isinstance(e, dict)]
         missing = sorted({name for e in details if e.get("code") == "PROPERTY_DOESNT_EXIST"
                           for name in (e.get("context") or {}).get("propertyName") or []})
@@ -144,6 +161,14 @@ class HubSpotContacts:
             raise ConfigError(Problem("HubSpot", "feedback.properties", (
                 f"HubSpot has no contact propert{'y' if len(missing) == 1 else 'ies'} "
                 f"{', '.join(missing) or '(see its message)'}; run `syncd setup hubspot`")))
+        accused = _accused(batch, details) if len(batch) > 1 else set()
+        if accused and len(accused) < len(batch):
+            # The contacts holding the refused value go alone (so each answer is their own), the
+            # rest as one batch: one bad contact costs two more calls, not a halving.
+            alone = [self._update_batch([item]) for item in batch if item[0] in accused]
+            rest = iter(self._update_batch([item for item in batch if item[0] not in accused]))
+            alone_by_id = {results[0].hubspot_id: results[0] for results in alone}
+            return [alone_by_id[cid] if cid in accused else next(rest) for cid, _ in batch]
         if len(batch) > 1:
             middle = len(batch) // 2
             return self._update_batch(batch[:middle]) + self._update_batch(batch[middle:])
