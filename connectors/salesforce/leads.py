@@ -17,6 +17,7 @@ from simple_salesforce import format_soql
 
 from connectors.errors import SALESFORCE, UNEXPECTED, record_retryable, remote_error
 from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.moves import trace_leads
 from connectors.salesforce.soql import select, soql_chunks
 from syncd.core.errors import TransientError
 from syncd.core.records import ExistingLead, LeadWrite, RecordError, WriteResult
@@ -75,6 +76,11 @@ class SalesforceLeads:
                                            bool(row.get("IsConverted")), row.get("ConvertedContactId"),
                                            row.get("CreatedDate") or "") for row in rows]
         return found
+
+    def trace_leads(self, *, external_id_field: str, lead_ids: Sequence[str]) -> list[ExistingLead]:
+        """These Leads, deleted ones too (queryAll), and the masters they were merged into, a few
+        hops up a merge chain: one query per hop (and per 200 ids), only for Leads that moved."""
+        return trace_leads(self.client, external_id_field, lead_ids)
 
     # -- writes ---------------------------------------------------------------------------
     def write_leads(self, writes: Sequence[LeadWrite], *, sobject: str, external_id_field: str) -> list[WriteResult]:
