@@ -79,6 +79,17 @@ class StateStore:
         with self.session() as session:
             return sorted(set(session.exec(query)))
 
+    def set_unmarked(self, pipeline: str, flags: dict[str, bool]) -> None:
+        """Record, per contact, whether its Lead carries our external id (read, not written: the
+        links older than schema v4 learn it once)."""
+        table = LinkRow.__table__
+        with self.engine.begin() as connection:
+            for value in (True, False):
+                ids = [h for h, flag in flags.items() if flag is value]
+                for chunk in chunks(ids):
+                    connection.execute(table.update().where(table.c.pipeline == pipeline,
+                                                            table.c.hubspot_id.in_(chunk)).values(lead_unmarked=value))
+
     def count_links(self, pipeline: str) -> int:
         with self.session() as session:
             return session.exec(select(func.count()).select_from(LinkRow)

@@ -119,9 +119,9 @@ class OutcomeSource(Protocol):
         """These Leads, changed or not (the retry queue)."""
         ...
 
-    def leads_by_id(self, query: OutcomeQuery, lead_ids: Sequence[str], window: Window) -> list[SalesforceLead]:
-        """These Leads, whether they carry the external id or not, if they or their Opportunity
-        changed inside the window (Leads linked by email after Sales converted them)."""
+    def leads_by_id(self, query: OutcomeQuery, lead_ids: Sequence[str], window: Window | None) -> list[SalesforceLead]:
+        """These Leads, whether they carry the external id or not, deleted ones too, if they or their
+        Opportunity changed inside the window (None: changed or not)."""
         ...
 
     def deleted_opportunities(self, window: Window) -> list[str]:
