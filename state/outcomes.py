@@ -76,6 +76,12 @@ class OutcomeStore:
         self.store = store
 
     # -- reads -------------------------------------------------------------------------------
+    def has_opportunities(self, pipeline: str) -> bool:
+        """Whether any contact's Lead was seen converted into an Opportunity (only then can one be deleted)."""
+        with self.store.session() as session:
+            return session.exec(select(OutcomeRow.hubspot_id).where(
+                OutcomeRow.pipeline == pipeline, OutcomeRow.opportunity_id.is_not(None)).limit(1)).first() is not None
+
     def lead_ids_for_opportunities(self, pipeline: str, opportunity_ids: Iterable[str]) -> list[str]:
         """The Leads converted into these Opportunities, as last observed (a deleted Opportunity
         changes nothing on its Lead, so state is the way back to it)."""

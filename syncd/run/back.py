@@ -85,7 +85,7 @@ class BackLeg:
 
     def calls_needed(self, total: int) -> dict[str, int]:
         """At most: a query page per 2,000 Leads and the deleted-Opportunity query; a lifecycle-stage
-        read and an update per 100."""
+        read and an update per 100. (Leads read by Id are few: the estimate leaves them out.)"""
         return {"salesforce": math.ceil(total / 2000) + 1, "hubspot": 2 * math.ceil(total / 100)}
 
     def window(self, window: Window) -> Window:
@@ -128,7 +128,7 @@ class BackLeg:
         self._learn_unmarked()
         unmarked = self.store.unmarked_lead_ids(self.pipeline)
         found = self.source.leads_by_id(self.query, unmarked, window) if unmarked else []
-        gone = self.source.deleted_opportunities(window)
+        gone = self.source.deleted_opportunities(window) if self.outcomes.has_opportunities(self.pipeline) else []
         orphaned = self.outcomes.lead_ids_for_opportunities(self.pipeline, gone) if gone else []
         if orphaned:
             found += self.source.leads_by_id(self.query, orphaned, None)
