@@ -5,6 +5,8 @@ had already converted (which never carries our external id) gets its outcomes ba
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import text
 from structlog.testing import capture_logs
 
 from syncd.core.errors import ExitCode
@@ -95,7 +97,8 @@ def test_a_deleted_opportunity_leaves_no_stale_won(ready):
     assert not contact.get("syncd_salesforce_opportunity_id") and not contact.get("syncd_opportunity_amount")
 
 
-def test_a_contact_linked_by_email_to_an_already_converted_lead_gets_its_outcome(ready):
+@pytest.mark.parametrize("linked_before_v4", [False, True], ids=["linked-now", "linked-before-schema-v4"])
+def test_a_contact_linked_by_email_to_an_already_converted_lead_gets_its_outcome(ready, linked_before_v4):
     sf = ready.salesforce
     existing = sf.insert("Lead", {"LastName": "Known", "Company": "Acme", "Email": "lead0@example.com"})
     converted = sf.convert_lead(existing, opportunity={"StageName": "Prospecting", "Amount": 5000})
@@ -105,9 +108,15 @@ def test_a_contact_linked_by_email_to_an_already_converted_lead_gets_its_outcome
     assert sf.get("Lead", existing)[EXTERNAL_ID] is None        # a converted Lead cannot take our id
     row = link_row(ready, contact_id)
     assert (row.lead_id, row.converted, row.lead_unmarked) == (existing, True, True)
+    if linked_before_v4:      # state from before schema v4 cannot say: the back leg reads the Lead once to learn
+        store = ready.store()
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE links SET lead_unmarked = NULL"))
+        store.close()
     sf.update("Opportunity", converted["opportunity_id"], {"StageName": "Closed Won", "Amount": 5200})
     back = cycle(ready).back
     assert back.exit_code == ExitCode.OK and back.counts["updated"] == 1
     contact = props(ready, contact_id)
     assert (contact["syncd_outcome"], contact["syncd_opportunity_amount"]) == ("won", "5200")
     assert contact["syncd_salesforce_lead_id"] == existing
+    assert link_row(ready, contact_id).lead_unmarked is True
