@@ -126,11 +126,12 @@ def _seen(lead_id, hubspot_id, master=None):
 
 
 def test_the_back_leg_relinks_only_links_still_pointing_at_the_moved_lead():
-    links = {"1": Link("1", "00QA", payload_hash="h"), "2": Link("2", "00QB"), "3": Link("3", "00QX")}
+    links = {"1": Link("1", "00QA", payload_hash="h"), "2": Link("2", "00QB"), "3": Link("3", "00QX"),
+             "4": Link("4", "00QD", "003D", True)}
     traced = {"00QA": lead("00QA", "1", deleted=True, master="00QM"), "00QM": lead("00QM"),
               "00QB": lead("00QB", "2", deleted=True)}
-    moved, events = moves.relink([_seen("00QA", "1", "00QM"), _seen("00QB", "2"), _seen("00QC", "3")], links, traced,
-                                 mapping())
+    seen = [_seen("00QA", "1", "00QM"), _seen("00QB", "2"), _seen("00QC", "3"), _seen("00QD", "4")]
+    moved, events = moves.relink(seen, links, traced, mapping())     # 3 points elsewhere; 4 writes to its Contact
     assert [(link.hubspot_id, link.lead_id, link.moved, link.unmarked, link.payload_hash) for link in moved] == [
         ("1", "00QM", None, True, None), ("2", None, "deleted", None, None)]
     assert [e.name for e in events] == [moves.MERGED, moves.UNLINKED]

@@ -92,7 +92,8 @@ def relink(deleted: Sequence[SalesforceLead], links: Mapping[str, Link], traced:
     events: list[Event] = []
     for lead in deleted:
         link = links.get(lead.hubspot_id)
-        if link is None or link.lead_id != lead.id or link.moved is not None:
+        # A converted link writes to the Contact: its Lead deleted or merged later changes nothing.
+        if link is None or link.lead_id != lead.id or link.moved is not None or link.converted:
             continue
         new, event = moved_link(link, trace(lead.id, traced), mapping)
         moved.append(new)
