@@ -120,3 +120,24 @@ def test_a_contact_linked_by_email_to_an_already_converted_lead_gets_its_outcome
     assert (contact["syncd_outcome"], contact["syncd_opportunity_amount"]) == ("won", "5200")
     assert contact["syncd_salesforce_lead_id"] == existing
     assert link_row(ready, contact_id).lead_unmarked is True
+
+
+def test_an_outcome_hubspot_refused_for_an_email_linked_converted_lead_is_retried_by_id(ready):
+    sf = ready.salesforce
+    existing = sf.insert("Lead", {"LastName": "Known", "Company": "Acme", "Email": "lead0@example.com"})
+    converted = sf.convert_lead(existing, opportunity={"StageName": "Prospecting"})
+    (contact_id,) = ready.hubspot.create_contacts(qualified(1))
+    cycle(ready)
+    sf.update("Opportunity", converted["opportunity_id"], {"StageName": "Closed Lost", "Loss_Reason__c": "Price"})
+    ready.hubspot.inject_fault("POST", "/batch/update", 207, {
+        "status": "COMPLETE", "results": [], "numErrors": 1, "startedAt": "2026-11-26T00:00:00Z",
+        "completedAt": "2026-11-26T00:00:01Z",
+        "errors": [{"status": "error", "category": "LOCKED", "message": "Contact is locked",
+                    "context": {"ids": [contact_id]}}]})
+    first = cycle(ready).back
+    assert [(r.hubspot_id, r.code) for r in first.rejections] == [(contact_id, "LOCKED")]
+    # No look-back: the Lead is outside the next window; the retry queue reads it by Id, through the link.
+    again = cycle(ready, env={"SYNCD_SYNC__LOOKBACK_MINUTES": "0"}).back
+    assert again.exit_code == ExitCode.OK and again.counts["updated"] == 1
+    assert (props(ready, contact_id)["syncd_outcome"], props(ready, contact_id)["syncd_outcome_reason"]) == (
+        "lost", "price")

@@ -120,14 +120,6 @@ class SalesforceOutcomes:
         for rows, total in self.client.query_pages(soql, "read outcomes", include_deleted=True):
             yield Page([self._lead(row, query) for row in rows], total)
 
-    def outcomes_by_lead_id(self, query: OutcomeQuery, lead_ids: Sequence[str]) -> list[SalesforceLead]:
-        def render(chunk: list[str]) -> str:
-            return format_soql(f"SELECT {_fields(query)} FROM Lead WHERE {query.external_id_field} != null "
-                               "AND Id IN {ids}", ids=chunk)
-
-        return [self._lead(row, query) for soql in soql_chunks(sorted(set(lead_ids)), render)
-                for rows, _ in self.client.query_pages(soql, "read outcomes by id") for row in rows]
-
     def leads_by_id(self, query: OutcomeQuery, lead_ids: Sequence[str], window: Window | None) -> list[SalesforceLead]:
         """These Leads (deleted ones too), carrying the external id or not, changed in the window
         (None: changed or not)."""

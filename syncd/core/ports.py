@@ -115,13 +115,9 @@ class OutcomeSource(Protocol):
         its Opportunity changed), each with its Opportunity."""
         ...
 
-    def outcomes_by_lead_id(self, query: OutcomeQuery, lead_ids: Sequence[str]) -> list[SalesforceLead]:
-        """These Leads, changed or not (the retry queue)."""
-        ...
-
     def leads_by_id(self, query: OutcomeQuery, lead_ids: Sequence[str], window: Window | None) -> list[SalesforceLead]:
         """These Leads, whether they carry the external id or not, deleted ones too, if they or their
-        Opportunity changed inside the window (None: changed or not)."""
+        Opportunity changed inside the window (None: changed or not, as the retry queue reads them)."""
         ...
 
     def deleted_opportunities(self, window: Window) -> list[str]:

@@ -102,7 +102,10 @@ class BackLeg:
         seen: set[tuple[str, str]] = set()      # (Lead, contact): an unmarked Lead may also carry another's id
         if retry_ids:
             lead_ids = [s.lead_id for s in self.outcomes.states_for(self.pipeline, retry_ids).values() if s.lead_id]
-            queued = self.source.outcomes_by_lead_id(self.query, lead_ids) if lead_ids else []
+            refused = set(retry_ids)        # by Id, through the links: an unmarked Lead carries no contact id
+            queued = [lead for lead in self._to_contacts(self.source.leads_by_id(self.query, lead_ids, None),
+                                                         unmarked_only=False) if lead.hubspot_id in refused] \
+                if lead_ids else []
             changed = self.store.get_cursor(self.pipeline, FEEDBACK_MAPPING_CURSOR) != self.fingerprint
             log.info("salesforce.retry_queue_read", refused=len(retry_ids), leads=len(queued), mapping_changed=changed)
             seen.update((lead.id, lead.hubspot_id) for lead in queued)
