@@ -186,7 +186,7 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping,
         if link is not None and link.moved == moves.HELD_STATE:
             result.held.append(contact.id)
             continue
-        if link is not None and link.moved == "deleted":
+        if link is not None and link.moved == moves.UNLINKED_STATE:
             if mapping.salesforce.deleted_lead.action != "recreate":
                 result.unlinked.append(contact.id)
                 continue

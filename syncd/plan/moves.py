@@ -27,6 +27,7 @@ DELETED = ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")   # a write by Id
 MAX_HOPS = 5      # a merge master merged again, and again: follow a few, then treat as deleted
 MERGED, HELD, UNLINKED, RECREATED = ("salesforce.lead_merged", "salesforce.lead_merge_held",
                                      "salesforce.lead_deleted", "salesforce.lead_recreated")
+UNLINKED_STATE, HELD_STATE = "deleted", "held"     # links.lead_moved
 COUNTS = {MERGED: "leads_merged", HELD: "leads_held", UNLINKED: "leads_unlinked", RECREATED: "leads_recreated"}
 
 
@@ -69,7 +70,7 @@ def moved_link(link: Link, move: Move, mapping: LeadMapping) -> tuple[Link, Even
     master = move.master
     if master is None:
         action = mapping.salesforce.deleted_lead.action
-        return (replace(base, lead_id=None, moved="deleted"),
+        return (replace(base, lead_id=None, moved=UNLINKED_STATE),
                 Event(UNLINKED, {**fields, "action": action, "merge_chain": list(move.chain)}))
     fields.update(lead_id=master.id, merge_chain=list(move.chain))
     if move.owner_conflict(link.hubspot_id):
@@ -79,9 +80,6 @@ def moved_link(link: Link, move: Move, mapping: LeadMapping) -> tuple[Link, Even
     return (replace(base, lead_id=master.id, moved=None, converted=master.converted,
                     contact_id=master.converted_contact_id, unmarked=master.external_id != link.hubspot_id),
             Event(MERGED, fields))
-
-
-HELD_STATE = "held"
 
 
 def relink(deleted: Sequence[SalesforceLead], links: Mapping[str, Link], traced: Mapping[str, ExistingLead],
