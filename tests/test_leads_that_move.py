@@ -23,7 +23,8 @@ def recreate_mapping(syncd: Syncd, tmp_path: Path) -> None:
 
     text = (Path(mappings_init).parent / "hubspot-to-salesforce.yaml").read_text()
     custom = tmp_path / "recreate.yaml"
-    custom.write_text(text.replace("  converted:\n", "  deleted_lead:\n    action: recreate\n  converted:\n", 1))
+    assert "  deleted_lead:\n    action: unlink\n" in text
+    custom.write_text(text.replace("  deleted_lead:\n    action: unlink\n", "  deleted_lead:\n    action: recreate\n"))
     syncd.write_config(mapping=custom)
 
 
