@@ -90,6 +90,14 @@ class StateStore:
                     connection.execute(table.update().where(table.c.pipeline == pipeline,
                                                             table.c.hubspot_id.in_(chunk)).values(lead_unmarked=value))
 
+    def count_moved(self, pipeline: str) -> dict[str, int]:
+        """Links whose Salesforce Lead moved, by state: deleted (unlinked), held (merged into a Lead
+        carrying another contact's id)."""
+        with self.session() as session:
+            rows = session.exec(select(LinkRow.lead_moved, func.count()).where(
+                LinkRow.pipeline == pipeline, LinkRow.lead_moved.is_not(None)).group_by(LinkRow.lead_moved))
+            return {str(moved): int(count) for moved, count in rows}
+
     def count_links(self, pipeline: str) -> int:
         with self.session() as session:
             return session.exec(select(func.count()).select_from(LinkRow)

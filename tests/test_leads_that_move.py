@@ -7,6 +7,7 @@ the merge, holds, unlinks or re-creates, as the README's "Records that move" say
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,7 @@ def test_a_chain_of_merges_is_followed_to_the_last_master(syncd):
     assert link_row(syncd, ids[0]).lead_id == last
 
 
-def test_a_lead_merged_into_another_contacts_lead_is_held_and_the_master_keeps_its_owner(syncd):
+def test_a_lead_merged_into_another_contacts_lead_is_held_and_the_master_keeps_its_owner(syncd, capsys):
     ids = syncd.hubspot.create_contacts(qualified(2))
     syncd.run()
     leads = syncd.leads_by_hubspot_id()
@@ -156,6 +157,9 @@ def test_a_lead_merged_into_another_contacts_lead_is_held_and_the_master_keeps_i
     assert kept[EXTERNAL_ID] == ids[0]
     row = link_row(syncd, ids[1])
     assert (row.lead_id, row.lead_moved, row.former_lead_id) == (master, "held", loser)
+    capsys.readouterr()
+    assert syncd.cli("status", "--json") == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["moved_leads"] == {"held": 1}
     # Held: the contact's next edits write nothing anywhere.
     result, _ = edit_and_run(syncd, ids[1], value="again")
     assert (result.counts["skipped_held"], result.counts["updated"], result.counts["created"]) == (1, 0, 0)
