@@ -94,11 +94,15 @@ def classify_salesforce(entry: dict[str, Any]) -> str:
     if "/query" in path:
         if path.rstrip("/").endswith(("/query", "/queryAll")):
             text = requests.utils.unquote(query).replace("+", " ")
+            if "FROM Opportunity WHERE IsDeleted" in text:
+                return "deleted_opportunities"
             return "email_lookup" if " Email " in f" {text} " and "SystemModstamp" not in text else (
                 "outcome_query" if "SystemModstamp" in text else "other_query")
         return "query_more"
     if method == "PATCH" and "/composite/sobjects/" in path:
         return "upsert"
+    if method == "PATCH" and path.rstrip("/").endswith("/composite/sobjects"):
+        return "update_by_id"          # Leads syncd already knows, written by Id (and converted Contacts)
     if "/composite/sobjects" in path:
         return f"collections_{method.lower()}"
     if method == "PATCH" and "/sobjects/Lead/" in path:

@@ -6,7 +6,8 @@ M outcomes changed; ⌈x⌉ is the ceiling; a search is made at least once per c
   allows 50 ids); Salesforce 1 token + ⌈N/200⌉ email lookup + ⌈N/200⌉ upsert + 1 outcome query.
 - first sync, search-only mapping: HubSpot ⌈N/200⌉ search; Salesforce as above.
 - incremental (C changed, all already linked): HubSpot ⌈C/200⌉ search + ⌈C/50⌉ batch read;
-  Salesforce 1 token + ⌈C/200⌉ upsert + 1 outcome query (no email lookup for linked contacts).
+  Salesforce 1 token + ⌈C/200⌉ update by Id + 1 outcome query (no email lookup for linked
+  contacts; a known Lead is written by Id, so a Lead deleted in Salesforce is never re-created).
 - no change: HubSpot 1 search; Salesforce 1 token + 1 outcome query.
 - feedback (M outcomes changed, S of them moving a lifecycle stage): Salesforce 1 token +
   ⌈M/2000⌉ outcome queries (each Lead comes with its Opportunity); HubSpot the forward leg's 1
@@ -58,8 +59,8 @@ def first_sync(n: int, *, history: bool) -> Minimum:
 
 def incremental(c: int) -> Minimum:
     return Minimum({"search": max(1, _c(c, 200)), "batch_read": _c(c, 50)},
-                   {"token": 1, "upsert": _c(c, 200), "outcome_query": 1},
-                   "HS ⌈C/200⌉ search + ⌈C/50⌉ batch read; SF 1 token + ⌈C/200⌉ upsert + 1 outcome query")
+                   {"token": 1, "update_by_id": _c(c, 200), "outcome_query": 1},
+                   "HS ⌈C/200⌉ search + ⌈C/50⌉ batch read; SF 1 token + ⌈C/200⌉ update by Id + 1 outcome query")
 
 
 def no_change() -> Minimum:

@@ -21,12 +21,16 @@ from state import models  # noqa: F401 - every table is defined there, for creat
 from state.faults import os_error, state_unavailable, translate
 from state.models import SchemaVersionRow
 
-SCHEMA_VERSION = 3   # 2: closed-loop tables and runs.leg; 3: links.source_modified and links.mapping_fp
+SCHEMA_VERSION = 4   # 2: closed-loop tables and runs.leg; 3: links.source_modified and links.mapping_fp;
+                     # 4: Records that move (links.lead_moved, former_lead_id, lead_unmarked)
 # Columns added after a table was first created: (table, column, DDL), applied in place.
 ADDED_COLUMNS = (
     ("runs", "leg", "VARCHAR(8) NOT NULL DEFAULT 'forward'"),            # v2
     ("links", "source_modified", "VARCHAR(32)"),                         # v3
     ("links", "mapping_fp", "VARCHAR(16)"),                              # v3
+    ("links", "lead_moved", "VARCHAR(16)"),                              # v4: deleted | held (None: live)
+    ("links", "former_lead_id", "VARCHAR(18)"),                          # v4: the Lead before it moved
+    ("links", "lead_unmarked", "BOOLEAN"),                               # v4: NULL = not known yet
 )
 CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 

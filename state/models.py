@@ -37,6 +37,14 @@ class LinkRow(SQLModel, table=True):
     # mapping are the same again cannot render differently, so it need not be read in full.
     source_modified: str | None = Field(default=None, max_length=32)
     mapping_fp: str | None = Field(default=None, max_length=16)
+    # Records that move (schema v4). ``lead_moved``: "deleted" (the Lead was deleted in Salesforce
+    # without a master: unlinked, ``lead_id`` is NULL) or "held" (merged into a Lead that carries
+    # another contact's id: linked to it, writes held); ``former_lead_id``: the Lead before it moved.
+    # ``lead_unmarked``: the Lead does not carry our external id (found by email already converted,
+    # or a merge master), so the back leg reads it by Id; NULL: not known (links older than v4).
+    lead_moved: str | None = Field(default=None, max_length=16)
+    former_lead_id: str | None = Field(default=None, max_length=18)
+    lead_unmarked: bool | None = None
 
 
 class CursorRow(SQLModel, table=True):

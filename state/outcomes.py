@@ -76,6 +76,19 @@ class OutcomeStore:
         self.store = store
 
     # -- reads -------------------------------------------------------------------------------
+    def has_opportunities(self, pipeline: str) -> bool:
+        """Whether any contact's Lead was seen converted into an Opportunity (only then can one be deleted)."""
+        with self.store.session() as session:
+            return session.exec(select(OutcomeRow.hubspot_id).where(
+                OutcomeRow.pipeline == pipeline, OutcomeRow.opportunity_id.is_not(None)).limit(1)).first() is not None
+
+    def lead_ids_for_opportunities(self, pipeline: str, opportunity_ids: Iterable[str]) -> list[str]:
+        """The Leads converted into these Opportunities, as last observed (a deleted Opportunity
+        changes nothing on its Lead, so state is the way back to it)."""
+        with self.store.session() as session:
+            return sorted({row.lead_id for row in rows_in(session, OutcomeRow, pipeline, OutcomeRow.opportunity_id,
+                                                         opportunity_ids) if row.lead_id})
+
     def states_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, OutcomeState]:
         with self.store.session() as session:
             return {row.hubspot_id: _to_state(row) for row in rows_in(

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Table, func
+from sqlalchemy import Table, case, func
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
@@ -33,7 +33,8 @@ def rejection(row: RejectionColumns) -> Rejection:
 
 def _link(row: LinkRow) -> Link:
     return Link(row.hubspot_id, row.lead_id, row.contact_id, row.converted, row.payload_hash,
-                (row.source, row.campaign, row.content), row.source_modified, row.mapping_fp)
+                (row.source, row.campaign, row.content), row.source_modified, row.mapping_fp,
+                row.lead_moved, row.former_lead_id, row.lead_unmarked)
 
 
 class StateStore:
@@ -58,6 +59,44 @@ class StateStore:
         with self.session() as session:
             return {row.hubspot_id: _link(row) for row in rows_in(session, LinkRow, pipeline, LinkRow.hubspot_id,
                                                                   hubspot_ids)}
+
+    def links_by_lead(self, pipeline: str, lead_ids: Iterable[str]) -> dict[str, list[Link]]:
+        """The links pointing at these Leads (a Lead found by email, or a merge master, carries no
+        contact id of ours: the link is the only way from it to its contact)."""
+        found: dict[str, list[Link]] = {}
+        with self.session() as session:
+            for row in rows_in(session, LinkRow, pipeline, LinkRow.lead_id, lead_ids):
+                found.setdefault(row.lead_id, []).append(_link(row))
+        return found
+
+    def unmarked_lead_ids(self, pipeline: str, *, unknown: bool = False) -> list[str]:
+        """Leads linked to a contact that do not carry its external id (``unknown``: links older than
+        schema v4 to a converted Lead, which may or may not)."""
+        flag = LinkRow.lead_unmarked.is_(None) if unknown else LinkRow.lead_unmarked == True  # noqa: E712
+        query = select(LinkRow.lead_id).where(LinkRow.pipeline == pipeline, LinkRow.lead_id.is_not(None), flag)
+        if unknown:
+            query = query.where(LinkRow.converted == True)  # noqa: E712 - SQL expression
+        with self.session() as session:
+            return sorted(set(session.exec(query)))
+
+    def set_unmarked(self, pipeline: str, flags: dict[str, bool]) -> None:
+        """Record, per contact, whether its Lead carries our external id (read, not written: the
+        links older than schema v4 learn it once)."""
+        table = LinkRow.__table__
+        with self.engine.begin() as connection:
+            for value in (True, False):
+                ids = [h for h, flag in flags.items() if flag is value]
+                for chunk in chunks(ids):
+                    connection.execute(table.update().where(table.c.pipeline == pipeline,
+                                                            table.c.hubspot_id.in_(chunk)).values(lead_unmarked=value))
+
+    def count_moved(self, pipeline: str) -> dict[str, int]:
+        """Links whose Salesforce Lead moved, by state: deleted (unlinked), held (merged into a Lead
+        carrying another contact's id)."""
+        with self.session() as session:
+            rows = session.exec(select(LinkRow.lead_moved, func.count()).where(
+                LinkRow.pipeline == pipeline, LinkRow.lead_moved.is_not(None)).group_by(LinkRow.lead_moved))
+            return {str(moved): int(count) for moved, count in rows}
 
     def count_links(self, pipeline: str) -> int:
         with self.session() as session:
@@ -114,11 +153,13 @@ class StateStore:
             "source": _cut(link.attribution[0]), "campaign": _cut(link.attribution[1]),
             "content": _cut(link.attribution[2]), "first_synced_at": now, "last_synced_at": now,
             "source_modified": _cut(link.source_modified, 32), "mapping_fp": _cut(link.mapping_fingerprint, 16),
+            "lead_moved": link.moved, "former_lead_id": link.former_lead_id, "lead_unmarked": link.unmarked,
         } for link in links}
         old = LinkRow.__table__.c
         upsert(connection, LinkRow.__table__, list(rows.values()), ("pipeline", "hubspot_id"), lambda new: {
-            # What Salesforce just confirmed wins; what it did not say is kept.
-            "lead_id": func.coalesce(new.lead_id, old.lead_id),
+            # What Salesforce just confirmed wins; what it did not say is kept. An unlinked contact
+            # (its Lead deleted) points at no Lead: a link never points at a deleted one.
+            "lead_id": case((new.lead_moved == "deleted", None), else_=func.coalesce(new.lead_id, old.lead_id)),
             "contact_id": func.coalesce(new.contact_id, old.contact_id),
             "converted": new.converted | old.converted,
             "payload_hash": new.payload_hash,
@@ -128,6 +169,9 @@ class StateStore:
             "last_synced_at": new.last_synced_at,
             "source_modified": new.source_modified,
             "mapping_fp": new.mapping_fp,
+            "lead_moved": new.lead_moved,
+            "former_lead_id": func.coalesce(new.former_lead_id, old.former_lead_id),
+            "lead_unmarked": func.coalesce(new.lead_unmarked, old.lead_unmarked),
         })
 
     @staticmethod

@@ -79,10 +79,11 @@ def test_an_opportunity_reopened_or_moved_later_is_followed_even_when_its_lead_d
     syncd.salesforce.requests.clear()
     back = cycle(syncd).back
     # The Leads come back with their Opportunities, in the one outcome query, although only the
-    # Opportunities changed.
+    # Opportunities changed (the other query asks for Opportunities deleted in the window).
     assert back.counts["leads_read"] == 2 and back.counts["opportunities_read"] == 2
     assert back.counts["updated"] == 2
-    assert syncd.salesforce.requests.count(path_contains="/query") == 1
+    assert syncd.salesforce.requests.count(path_contains="/query") == 2
+    assert sum("FROM+Opportunity+WHERE+IsDeleted" in e.query for e in syncd.salesforce.requests.entries()) == 1
     reopened, won = props(syncd, ids[0]), props(syncd, ids[1])
     assert reopened["syncd_outcome"] == "opportunity" and reopened.get("syncd_outcome_reason") is None
     assert reopened["syncd_opportunity_stage"] == "Negotiation/Review"

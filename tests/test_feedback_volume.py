@@ -69,12 +69,15 @@ def test_outcomes_of_1000_linked_leads_cost_the_documented_minimum_of_calls(sync
     assert len(hs.entries()) == 8 + 2 + 1
     assert result.api_calls == {"hubspot": 11, "salesforce": 1}           # the login is not an API call
 
-    # Nothing changed (the look-back reads the same Leads again): one query, no HubSpot call at all.
+    # Nothing changed (the look-back reads the same Leads again): one outcome query, and, since
+    # state now knows Opportunities, one queryAll for Opportunities deleted in the window (README
+    # "Records that move"); no HubSpot call at all.
     hs.clear()
     sf.requests.clear()
     again = back(syncd)
     assert again.counts["unchanged"] == written and hs.entries() == []
-    assert sf.requests.count(path_contains="/query") == 1
+    assert sf.requests.count(path_contains="/queryAll") == 2
+    assert sum("FROM+Opportunity+WHERE+IsDeleted" in e.query for e in sf.requests.entries()) == 1
 
 
 def test_more_than_2000_changed_leads_are_read_page_by_page(syncd):  # noqa: F811

@@ -21,7 +21,7 @@ RESERVE = {"SYNCD_SALESFORCE__QUOTA_RESERVE_PERCENT": "50"}
 
 
 def test_the_reserve_stops_the_run_with_its_figures_and_the_next_window_finishes_the_job(syncd, clock):
-    ids = syncd.hubspot.create_contacts(qualified(3000))      # 15 pages: 15 look-ups + 15 upserts
+    ids = syncd.hubspot.create_contacts(qualified(3000))      # 15 pages: 15 look-ups + 15 upserts (+15 updates by Id at most)
     syncd.salesforce.set_api_limit(40)                        # half of it kept for the others: 20 for syncd
     with capture_logs() as logs:
         first = cycle(syncd, env=RESERVE)
@@ -31,10 +31,10 @@ def test_the_reserve_stops_the_run_with_its_figures_and_the_next_window_finishes
     assert "of 40 daily API calls are used; the last 20 (50 %) are kept" in str(error)
     assert "salesforce.quota_reserve_percent" in str(error)
     estimate = next(e for e in logs if e["event"] == "run.estimate")     # the forward leg: first
-    assert estimate["records"] == 3000 and estimate["calls_needed"]["salesforce"] == 30
+    assert estimate["records"] == 3000 and estimate["calls_needed"]["salesforce"] == 45
     assert 0 < estimate["calls_left"]["salesforce"] < 20
     (short,) = [e for e in logs if e["event"] == "quota.short"]
-    assert short["system"] == "salesforce" and short["calls_needed"] == 30
+    assert short["system"] == "salesforce" and short["calls_needed"] == 45
     used = syncd.salesforce.api_usage
     assert 20 <= used < 40                                  # stopped at the reserve, not at the hard limit
     delivered = len(syncd.leads())

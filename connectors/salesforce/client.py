@@ -124,10 +124,12 @@ class SalesforceClient:
         return (limits or {}).get("DailyApiRequests", {})
 
     # -- reads ----------------------------------------------------------------------------
-    def query_pages(self, soql: str, what: str = "query") -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+    def query_pages(self, soql: str, what: str = "query", *,
+                    include_deleted: bool = False) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
         """The rows of a query a page (up to 2,000 rows) at a time, following nextRecordsUrl, so a
-        caller can write and commit each page before reading the next; with the query's total."""
-        page = self.call(what, lambda sf: _query_page(what, sf.query(soql)))
+        caller can write and commit each page before reading the next; with the query's total.
+        ``include_deleted``: queryAll, which also returns deleted and merged-away records."""
+        page = self.call(what, lambda sf: _query_page(what, sf.query(soql, include_deleted=include_deleted)))
         while True:
             yield page["records"], page.get("totalSize")
             if page.get("done", True) or not page.get("nextRecordsUrl"):

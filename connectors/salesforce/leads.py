@@ -1,8 +1,10 @@
 """Leads in Salesforce: the lead sink of the forward leg (``syncd.core.ports.LeadSink``).
 
 Writes go 200 records per call (sObject Collections, the maximum) with ``allOrNone: false``, so
-one bad record never fails its batch: upserts by the external id (create or update, idempotent,
-so a replay never duplicates), updates by Id (a Lead matched by email, a converted Lead's Contact).
+one bad record never fails its batch: upserts by the external id for contacts with no Lead yet
+(create or update, idempotent, so a replay never duplicates), updates by Id for the rest (a Lead
+syncd already knows, so one deleted in Salesforce is refused rather than re-created; a Lead
+matched by email; a converted Lead's Contact).
 Records refused with a lock error are sent again inside the run, paced by the retry policy; if
 they are still locked they come back refused, and the runner's retry queue takes them next run.
 """
@@ -17,6 +19,7 @@ from simple_salesforce import format_soql
 
 from connectors.errors import SALESFORCE, UNEXPECTED, record_retryable, remote_error
 from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.moves import trace_leads
 from connectors.salesforce.soql import select, soql_chunks
 from syncd.core.errors import TransientError
 from syncd.core.records import ExistingLead, LeadWrite, RecordError, WriteResult
@@ -76,10 +79,15 @@ class SalesforceLeads:
                                            row.get("CreatedDate") or "") for row in rows]
         return found
 
+    def trace_leads(self, *, external_id_field: str, lead_ids: Sequence[str]) -> list[ExistingLead]:
+        """These Leads, deleted ones too (queryAll), and the masters they were merged into, a few
+        hops up a merge chain: one query per hop (and per 200 ids), only for Leads that moved."""
+        return trace_leads(self.client, external_id_field, lead_ids)
+
     # -- writes ---------------------------------------------------------------------------
     def write_leads(self, writes: Sequence[LeadWrite], *, sobject: str, external_id_field: str) -> list[WriteResult]:
         """One answer per write, in order: upserts by external id in one call per 200, updates by Id
-        (a Lead matched by email, a converted Lead's Contact) in another."""
+        (a known Lead, a Lead matched by email, a converted Lead's Contact) in another."""
         answers: list[WriteResult | None] = [None] * len(writes)
         for path in (UPSERT_PATH, UPDATE_PATH):
             positions = [i for i, w in enumerate(writes) if (w.kind == "upsert") == (path == UPSERT_PATH)]

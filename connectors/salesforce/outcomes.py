@@ -11,7 +11,15 @@ through the Lead's ``ConvertedOpportunity`` relationship:
   outcome that could have changed (it is one syncd just created or updated), so the query leaves
   it out; a Lead a person moved back to an open status is still read (its outcome is cleared).
 
-So a cycle with nothing to report costs one query, and a first sync of N Leads costs no extra
+The query goes through ``queryAll``, so a Lead deleted or merged away in the window comes back
+too (``IsDeleted``, ``MasterRecordId``; the delete moves its SystemModstamp) at no extra call.
+Two reads only run when there is something for them: Leads linked to a contact that do not carry
+its external id (found by email already converted, or a merge master) are read by Id in the same
+window terms (``leads_by_id``), and Opportunities deleted in the window (a Lead's
+``ConvertedOpportunityId`` stays, its relationship reads null, its SystemModstamp does not move)
+are listed by one queryAll (``deleted_opportunities``) so their Leads can be read again.
+
+So a cycle with nothing to report costs two queries, and a first sync of N Leads costs no extra
 reads. Every literal goes through ``simple_salesforce.format_soql``; field names come from the
 validated mapping.
 """
@@ -26,13 +34,14 @@ from simple_salesforce import format_soql
 
 from connectors.errors import SALESFORCE
 from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.moves import trace_leads
 from connectors.salesforce.soql import select, soql_chunks
 from syncd.core.ports import OutcomeQuery, Page
-from syncd.core.records import SalesforceLead, SalesforceOpportunity, parse_datetime
+from syncd.core.records import ExistingLead, SalesforceLead, SalesforceOpportunity, parse_datetime
 from syncd.core.window import Window
 
 LEAD_FIELDS = ("Id", "Status", "IsConverted", "ConvertedOpportunityId", "ConvertedDate", "LastModifiedDate",
-               "SystemModstamp")
+               "SystemModstamp", "IsDeleted", "MasterRecordId")
 OPPORTUNITY_FIELDS = ("Id", "StageName", "IsClosed", "IsWon", "Amount", "CloseDate", "LastModifiedDate",
                       "SystemModstamp")
 RELATIONSHIP = "ConvertedOpportunity"
@@ -60,7 +69,7 @@ def outcome_soql(query: OutcomeQuery, window: Window, user_id: str | None) -> st
     clause, values = _in_window(window)
     maybe = ""
     if query.open_statuses and user_id:
-        maybe = " AND (Status NOT IN {open} OR IsConverted = true OR LastModifiedById != {me})"
+        maybe = " AND (Status NOT IN {open} OR IsConverted = true OR IsDeleted = true OR LastModifiedById != {me})"
         values = {**values, "open": list(query.open_statuses), "me": user_id}
     return format_soql(f"SELECT {_fields(query)} FROM Lead WHERE {query.external_id_field} != null{clause}"
                        f"{maybe} ORDER BY SystemModstamp, Id", **values)
@@ -93,24 +102,43 @@ class SalesforceOutcomes:
 
     def _lead(self, row: dict[str, Any], query: OutcomeQuery) -> SalesforceLead:
         reason_field = query.reason_field
+        opportunity = self._opportunity(row.get(RELATIONSHIP), query.loss_reason_field)
         return SalesforceLead(
             id=row["Id"], hubspot_id=str(row.get(query.external_id_field) or ""), status=row.get("Status"),
             reason=row.get(reason_field) if reason_field else None, converted=bool(row.get("IsConverted")),
-            opportunity_id=row.get("ConvertedOpportunityId") or None, modified_at=_modified(row), fields=_plain(row),
-            opportunity=self._opportunity(row.get(RELATIONSHIP), query.loss_reason_field))
+            # A deleted Opportunity leaves ConvertedOpportunityId set and the relationship null: the
+            # Lead then has no Opportunity (its outcome is what the Lead alone says, never a stale "won").
+            opportunity_id=opportunity.id if opportunity is not None else None,
+            modified_at=_modified(row), fields=_plain(row), opportunity=opportunity,
+            deleted=bool(row.get("IsDeleted")), master_id=row.get("MasterRecordId") or None)
 
     def server_skew(self) -> float | None:
         return self.client.clock.skew
 
     def changed_outcomes(self, query: OutcomeQuery, window: Window) -> Iterator[Page[SalesforceLead]]:
         soql = outcome_soql(query, window, self.client.user_id)
-        for rows, total in self.client.query_pages(soql, "read outcomes"):
+        for rows, total in self.client.query_pages(soql, "read outcomes", include_deleted=True):
             yield Page([self._lead(row, query) for row in rows], total)
 
-    def outcomes_by_lead_id(self, query: OutcomeQuery, lead_ids: Sequence[str]) -> list[SalesforceLead]:
+    def leads_by_id(self, query: OutcomeQuery, lead_ids: Sequence[str], window: Window | None) -> list[SalesforceLead]:
+        """These Leads (deleted ones too), carrying the external id or not, changed in the window
+        (None: changed or not)."""
+        clause, values = _in_window(window) if window is not None else ("", {})
+
         def render(chunk: list[str]) -> str:
-            return format_soql(f"SELECT {_fields(query)} FROM Lead WHERE {query.external_id_field} != null "
-                               "AND Id IN {ids}", ids=chunk)
+            return format_soql(f"SELECT {_fields(query)} FROM Lead WHERE Id IN {{ids}}{clause}", ids=chunk, **values)
 
         return [self._lead(row, query) for soql in soql_chunks(sorted(set(lead_ids)), render)
-                for rows, _ in self.client.query_pages(soql, "read outcomes by id") for row in rows]
+                for rows, _ in self.client.query_pages(soql, "read outcomes of leads by id", include_deleted=True)
+                for row in rows]
+
+    def deleted_opportunities(self, window: Window) -> list[str]:
+        if window.start is None:      # a first run has no outcome to take back
+            return []
+        soql = format_soql("SELECT Id FROM Opportunity WHERE IsDeleted = true AND SystemModstamp >= {start}",
+                           start=window.start)
+        return [row["Id"] for rows, _ in self.client.query_pages(soql, "read deleted opportunities",
+                                                                 include_deleted=True) for row in rows]
+
+    def trace_leads(self, *, external_id_field: str, lead_ids: Sequence[str]) -> list[ExistingLead]:
+        return trace_leads(self.client, external_id_field, lead_ids)

@@ -51,6 +51,7 @@ from emulators.salesforce.errors import (
 )
 from emulators.salesforce.ids import normalize_id
 from emulators.salesforce.limits import ApiUsage
+from emulators.salesforce.merging import merge_leads
 from emulators.salesforce.oauth import Client, OAuthServer, Session, load_public_key
 from emulators.salesforce.query_api import QueryApi
 from emulators.salesforce.schema import FieldDef, Schema
@@ -265,6 +266,11 @@ class SalesforceEmulator(EmulatorApp):
         with self.lock:
             return convert_lead(self.store, lead_id, user_id=self._acting_user(as_user),
                                 opportunity=opportunity, account_id=account_id)
+
+    def merge_leads(self, master_id: str, loser_ids: list[str], *, as_user: str | None = None) -> dict[str, Any]:
+        """Merge up to two Leads into ``master_id`` as a salesperson would (see ``merging``)."""
+        with self.lock:
+            return merge_leads(self.store, master_id, loser_ids, user_id=self._acting_user(as_user))
 
     def expire_sessions(self) -> None:
         """Invalidate every access token issued so far (the next call gets 401)."""

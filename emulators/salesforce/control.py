@@ -21,6 +21,8 @@ salesperson unless the body says ``"as_user"`` (a User id or username).
                                                "conversions": [{"key": "17", "opportunity": {..}}, ..]}``
                                                (``by`` defaults to ``Id``) → ``{"results": [{key, ids
                                                or errors}]}``
+``POST /leads/merge``                          ``{"master": id, "losers": [ids]}`` (at most 2) → ``{"master",
+                                               "merged"}``: losers deleted with MasterRecordId = master
 ``GET|POST /latency``                          ``{"seconds": 0.02}``: delay every API response
 =============================================  ===========================================================
 """
@@ -68,6 +70,7 @@ class PythonControlApi(Protocol):
     def find_ids(self, sobject: str, field: str, value: Any) -> list[str]: ...
     def convert_lead(self, lead_id: str, *, opportunity: dict[str, Any] | None = None,
                      account_id: str | None = None, as_user: str | None = None) -> dict[str, str | None]: ...
+    def merge_leads(self, master_id: str, loser_ids: list[str], *, as_user: str | None = None) -> dict[str, Any]: ...
 
 
 class SalesforceControl:
@@ -137,6 +140,8 @@ class SalesforceControl:
             if head == "leads" and len(segs) == 3 and segs[2] == "convert" and method == "POST":
                 return json_response(200, app.convert_lead(segs[1], opportunity=body.get("opportunity"),
                                                            account_id=body.get("account_id"), as_user=as_user))
+            if head == "leads" and len(segs) == 2 and segs[1] == "merge" and method == "POST":
+                return json_response(200, app.merge_leads(body["master"], list(body["losers"]), as_user=as_user))
             if head == "leads" and len(segs) == 2 and segs[1] == "convert" and method == "POST":
                 return json_response(200, {"results": self._convert_many(body, as_user)})
             return json_response(404, [{"errorCode": "NOT_FOUND",

@@ -29,6 +29,7 @@ STAGE_PROBABILITY = {"Prospecting": 10, "Qualification": 10, "Needs Analysis": 2
                      "Closed Lost": 0}
 LOSS_REASONS = ("Price", "Competitor", "No Decision", "Timing", "Product Fit", "Other")
 
+MERGEABLE = ("Lead", "Contact", "Account")   # the objects Salesforce merges (Apex, SOAP, the UI)
 KEY_PREFIXES = {"Account": "001", "Contact": "003", "User": "005", "Opportunity": "006",
                 "Lead": "00Q"}
 
@@ -44,6 +45,10 @@ def _system_fields(sobject: str, owner: bool = True) -> list[FieldDef]:
         FieldDef("LastModifiedById", "reference", reference_to=("User",), nillable=False, **ro),
         FieldDef("SystemModstamp", "datetime", nillable=False, **ro),
     ]
+    if sobject in MERGEABLE:
+        # A merge deletes the losers and points them at the surviving record (queryAll sees it).
+        fields.append(FieldDef("MasterRecordId", "reference", reference_to=(sobject,), label="Master Record ID",
+                               **ro))
     if owner:
         fields.append(FieldDef("OwnerId", "reference", reference_to=("User",), nillable=False,
                                label="Owner ID"))

@@ -81,6 +81,11 @@ class LeadSink(Protocol):
         """Leads whose email (case-insensitive) or external id is one of these."""
         ...
 
+    def trace_leads(self, *, external_id_field: str, lead_ids: Sequence[str]) -> list[ExistingLead]:
+        """These Leads, deleted or merged away ones too, and the Leads they were merged into (a few
+        hops up a merge chain)."""
+        ...
+
     def write_leads(self, writes: Sequence[LeadWrite], *, sobject: str,
                     external_id_field: str) -> list[WriteResult]:
         """Send the writes (batched as the API allows); one answer per write, in order. A record
@@ -110,8 +115,17 @@ class OutcomeSource(Protocol):
         its Opportunity changed), each with its Opportunity."""
         ...
 
-    def outcomes_by_lead_id(self, query: OutcomeQuery, lead_ids: Sequence[str]) -> list[SalesforceLead]:
-        """These Leads, changed or not (the retry queue)."""
+    def leads_by_id(self, query: OutcomeQuery, lead_ids: Sequence[str], window: Window | None) -> list[SalesforceLead]:
+        """These Leads, whether they carry the external id or not, deleted ones too, if they or their
+        Opportunity changed inside the window (None: changed or not, as the retry queue reads them)."""
+        ...
+
+    def deleted_opportunities(self, window: Window) -> list[str]:
+        """Ids of Opportunities deleted inside the window (a Lead's link to one does not change)."""
+        ...
+
+    def trace_leads(self, *, external_id_field: str, lead_ids: Sequence[str]) -> list[ExistingLead]:
+        """As ``LeadSink.trace_leads``: where deleted or merged-away Leads went."""
         ...
 
     def server_skew(self) -> float | None:

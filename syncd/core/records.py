@@ -66,6 +66,9 @@ class Link:
     attribution: tuple[str | None, str | None, str | None] = (None, None, None)  # source, campaign, content
     source_modified: str | None = None  # the contact's lastmodifieddate that payload was rendered from
     mapping_fingerprint: str | None = None  # ... under this mapping (first 16 hex digits)
+    moved: str | None = None            # deleted (unlinked: lead_id None) | held (merged into another's Lead)
+    former_lead_id: str | None = None   # the Lead this link pointed at before it moved
+    unmarked: bool | None = None        # the Lead lacks our external id (read back by Id); None: unknown
 
     def unchanged_since(self, contact: Contact, mapping_fingerprint: str) -> bool:
         """True when rendering ``contact`` again cannot give another payload: nothing in the
@@ -126,6 +129,8 @@ class ExistingLead:
     converted: bool
     converted_contact_id: str | None
     created_date: str = ""
+    deleted: bool = False               # IsDeleted (read through queryAll)
+    master_id: str | None = None        # MasterRecordId: the Lead a merge kept instead of this one
 
 
 # -- the back leg: Salesforce outcomes -> HubSpot --------------------------------------------
@@ -145,6 +150,8 @@ class SalesforceLead:
     modified_at: dt.datetime             # LastModifiedDate (a person's change), else SystemModstamp
     fields: dict[str, Any] = field(default_factory=dict)   # every field read, raw JSON values
     opportunity: SalesforceOpportunity | None = None
+    deleted: bool = False                # IsDeleted: deleted (or merged away) in the window
+    master_id: str | None = None         # MasterRecordId: the Lead a merge kept instead
 
 
 @dataclass(frozen=True)

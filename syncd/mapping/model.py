@@ -120,6 +120,16 @@ class ConvertedRule(_Closed):
         description="Lead field (as mapped above) -> Contact field it is written to after conversion.")
 
 
+class DeletedLeadRule(_Closed):
+    """What to do when the Lead linked to a contact was deleted in Salesforce without a master
+    (a merge is followed to its master whatever this says)."""
+
+    action: Literal["unlink", "recreate"] = Field(
+        default="unlink",
+        description="unlink: forget the Lead (logged, kept in state) and create none for this contact again; "
+                    "recreate: create a new Lead for the contact (now, or on its next edit).")
+
+
 class SalesforceTarget(_Closed):
     object: Literal["Lead"] = Field(default="Lead", description="Salesforce object created for each lead.")
     external_id_field: str = Field(
@@ -128,6 +138,7 @@ class SalesforceTarget(_Closed):
     match_by_email: bool = Field(
         default=True, description="Link a contact to an existing Lead with the same email instead of creating one.")
     converted: ConvertedRule = Field(default_factory=ConvertedRule)
+    deleted_lead: DeletedLeadRule = Field(default_factory=DeletedLeadRule)
 
 
 class Brief(_Closed):

@@ -5,9 +5,11 @@ with plain data. ``syncd.run.forward`` does the I/O around them, once per page:
 
     needs_reading / email_lookups  (what to gather)  ->  gather  ->  plan  ->  write  ->  confirm  ->  commit
 
-``plan`` is the one entry that decides; the only second round is ``follow_converted``, for the
+``plan`` is the one entry that decides; the only second rounds are ``follow_converted``, for the
 rare Lead Sales converted since syncd last wrote it (Salesforce refuses the write, and only then
-do we know to look its Contact up).
+do we know to look its Contact up), and ``follow_deleted``, for a Lead deleted or merged away
+(``syncd.plan.moves``). A Lead syncd already knows is written by Id, never upserted by the
+external id, so one deleted in Salesforce is never re-created by accident.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from syncd.core.records import Contact, ExistingLead, LeadWrite, Link, Rejection
 from syncd.mapping.model import Mapping as LeadMapping
 from syncd.mapping.templates import RenderStopped
 from syncd.mapping.transform import FieldError, qualifies, render_fields
+from syncd.plan import moves
 
 CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
 Attribution = tuple[str | None, str | None, str | None]
@@ -42,6 +45,9 @@ class Write:
     attribution: Attribution = (None, None, None)
     source_modified: str | None = None  # the contact's lastmodifieddate this was rendered from
     mapping_fp: str | None = None
+    unmarked: bool | None = None        # the Lead does not carry our external id (a contact_update's Lead)
+    former_lead_id: str | None = None   # the Lead this write follows away from (deleted or merged)
+    move: str | None = None             # merged | recreated: the event to log once Salesforce accepts it
 
     def lead_write(self) -> LeadWrite:
         return LeadWrite(self.kind, self.fields, self.target_id)
@@ -66,12 +72,15 @@ class ForwardPlan:
     still_rejected: list[str] = field(default_factory=list)    # rejected before, payload unchanged
     not_qualified: list[str] = field(default_factory=list)
     skipped_converted: list[str] = field(default_factory=list)
+    unlinked: list[str] = field(default_factory=list)          # the Lead was deleted; the mapping says unlink
+    held: list[str] = field(default_factory=list)              # merged into another contact's Lead
     stopped: bool = False              # a stop request cut rendering short: an empty plan, write nothing
 
     def counts(self) -> Counter:
         return Counter(unchanged=len(self.unchanged), still_rejected=len(self.still_rejected),
                        not_qualified=len(self.not_qualified), skipped_converted=len(self.skipped_converted),
-                       rejected=len(self.rejections))
+                       rejected=len(self.rejections), skipped_unlinked=len(self.unlinked),
+                       skipped_held=len(self.held))
 
 
 # -- what to gather ------------------------------------------------------------------------------
@@ -133,7 +142,9 @@ def _target(write: Write, lead: ExistingLead, mapping: LeadMapping, plan: Forwar
     if mapping.salesforce.converted.action == "skip" or not lead.converted_contact_id:
         plan.skipped_converted.append(write.hubspot_id)
         return None
-    return replace(_contact_write(write, mapping, lead.converted_contact_id, lead.id), via_email=True)
+    # A converted Lead cannot be updated, so it never gets our external id: the back leg reads it by Id.
+    return replace(_contact_write(write, mapping, lead.converted_contact_id, lead.id), via_email=True,
+                   unmarked=lead.external_id != write.hubspot_id)
 
 
 def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping, *,
@@ -170,12 +181,24 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping,
             continue
         write = Write(contact.id, "upsert", fields, digest(fields), email=contact.email,
                       lead_id=link.lead_id if link else None, attribution=attribution(contact, mapping),
-                      source_modified=contact.properties.get("lastmodifieddate"), mapping_fp=fingerprint[:16])
-        if link is not None and link.converted:
+                      source_modified=contact.properties.get("lastmodifieddate"), mapping_fp=fingerprint[:16],
+                      unmarked=link.unmarked if link else None)
+        if link is not None and link.moved == moves.HELD_STATE:
+            result.held.append(contact.id)
+            continue
+        if link is not None and link.moved == moves.UNLINKED_STATE:
+            if mapping.salesforce.deleted_lead.action != "recreate":
+                result.unlinked.append(contact.id)
+                continue
+            write = replace(write, former_lead_id=link.former_lead_id, move="recreated")   # an upsert creates it
+        elif link is not None and link.converted:
             if mapping.salesforce.converted.action == "skip" or not link.contact_id:
                 result.skipped_converted.append(contact.id)
                 continue
             write = _contact_write(write, mapping, link.contact_id, link.lead_id)
+        elif link is not None and link.lead_id:
+            # By Id, carrying the external id: a Lead deleted in Salesforce is refused, never re-created.
+            write = replace(write, kind="lead_update", target_id=link.lead_id)
         if link is not None and link.payload_hash == write.payload_hash:
             result.unchanged.append(contact.id)
             if previous is not None:
@@ -209,6 +232,8 @@ class ForwardCommit:
     rejections: list[Rejection] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)          # hubspot ids no longer rejected
     converted: list[Write] = field(default_factory=list)       # refused as converted: follow to the Contact
+    deleted: list[Write] = field(default_factory=list)         # refused as deleted: follow to the master
+    events: list[moves.Event] = field(default_factory=list)    # Leads that moved, for the runner to log
     counts: Counter = field(default_factory=Counter)
 
 
@@ -220,10 +245,18 @@ def confirm(writes: Sequence[Write], results: Sequence[WriteResult]) -> ForwardC
     for write, result in zip(writes, results):
         if result.ok:
             converted = write.kind == "contact_update"
-            commit.links.append(Link(write.hubspot_id, write.lead_id if converted else (result.id or write.target_id),
+            lead_id = write.lead_id if converted else (result.id or write.target_id)
+            commit.links.append(Link(write.hubspot_id, lead_id,
                                      contact_id=write.target_id if converted else None, converted=converted,
                                      payload_hash=write.payload_hash, attribution=write.attribution,
-                                     source_modified=write.source_modified, mapping_fingerprint=write.mapping_fp))
+                                     source_modified=write.source_modified, mapping_fingerprint=write.mapping_fp,
+                                     former_lead_id=write.former_lead_id,
+                                     unmarked=write.unmarked if converted else False))
+            if write.move is not None:
+                name = moves.MERGED if write.move == "merged" else moves.RECREATED
+                commit.events.append(moves.Event(name, {"hubspot_id": write.hubspot_id,
+                                                        "former_lead_id": write.former_lead_id, "lead_id": lead_id}))
+                commit.counts[moves.COUNTS[name]] += 1
             commit.resolved.append(write.hubspot_id)
             kind = "contact_updates" if converted else ("created" if result.created else "updated")
             commit.counts[kind] += 1
@@ -233,6 +266,9 @@ def confirm(writes: Sequence[Write], results: Sequence[WriteResult]) -> ForwardC
         code = error.code if error else "UNKNOWN_ERROR"
         if code == CONVERTED and write.kind != "contact_update":
             commit.converted.append(write)
+            continue
+        if code in moves.DELETED and write.kind == "lead_update" and write.target_id:
+            commit.deleted.append(write)
             continue
         message = error.message if error else "Salesforce gave no reason"
         if error and error.fields:
@@ -258,7 +294,44 @@ def follow_converted(refused: Sequence[Write], leads: Iterable[ExistingLead],
             continue
         if mapping.salesforce.converted.action == "skip" or not lead.converted_contact_id:
             skipped.append(Link(write.hubspot_id, lead.id, lead.converted_contact_id, True, write.payload_hash,
-                                write.attribution, write.source_modified, write.mapping_fp))
+                                write.attribution, write.source_modified, write.mapping_fp,
+                                unmarked=lead.external_id != write.hubspot_id))
             continue
-        writes.append(_contact_write(write, mapping, lead.converted_contact_id, lead.id))
+        writes.append(replace(_contact_write(write, mapping, lead.converted_contact_id, lead.id),
+                              unmarked=lead.external_id != write.hubspot_id))
     return writes, skipped
+
+
+def follow_deleted(refused: Sequence[Write], traced: Mapping[str, ExistingLead],
+                   mapping: LeadMapping) -> tuple[list[Write], list[Link], list[moves.Event]]:
+    """For writes Salesforce refused because their Lead was deleted (``syncd.plan.moves``): write to
+    the merge master by Id (its Contact, once converted), hold a contact whose master carries another
+    contact's id, unlink or re-create one whose Lead is gone. Returns (writes, links recorded without
+    a write, events to log now; a write's event is logged once Salesforce accepts it)."""
+    writes: list[Write] = []
+    links: list[Link] = []
+    events: list[moves.Event] = []
+    for write in refused:
+        move = moves.trace(write.target_id or "", traced)
+        link, event = moves.moved_link(Link(write.hubspot_id, write.target_id, attribution=write.attribution,
+                                            source_modified=write.source_modified), move, mapping)
+        master = move.master
+        if master is None and mapping.salesforce.deleted_lead.action == "recreate":
+            writes.append(replace(write, kind="upsert", target_id=None, lead_id=None, via_email=False,
+                                  former_lead_id=move.lead_id, move="recreated"))
+            continue
+        if master is None or link.moved is not None:
+            links.append(link)
+            events.append(event)
+            continue
+        aimed = replace(write, kind="lead_update", target_id=master.id, lead_id=master.id, via_email=False,
+                        former_lead_id=move.lead_id, move="merged")
+        if master.converted:
+            if mapping.salesforce.converted.action == "skip" or not master.converted_contact_id:
+                links.append(replace(link, payload_hash=write.payload_hash))
+                events.append(event)
+                continue
+            aimed = replace(_contact_write(aimed, mapping, master.converted_contact_id, master.id),
+                            unmarked=master.external_id != write.hubspot_id)
+        writes.append(aimed)
+    return writes, links, events

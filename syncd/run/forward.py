@@ -4,7 +4,8 @@ Per page of changed contacts: gather what the planner needs (state's links and r
 full contacts that may have changed; the Leads already carrying the new contacts' emails, looked
 up beside the batch read), plan (``syncd.plan.forward``), then write upserts and updates in full
 calls of 200 and commit what Salesforce answered. A write refused because Sales converted the
-Lead meanwhile is followed to the Lead's Contact in the same task.
+Lead meanwhile is followed to the Lead's Contact in the same task; one refused because the Lead
+was deleted or merged away is followed to its master, or unlinked (``syncd.plan.moves``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from syncd.core.window import CONTACTS_CURSOR, Window
 from syncd.mapping.model import Mapping
 from syncd.plan import forward as planner
 from syncd.plan.forward import ForwardCommit, ForwardFacts, Write
+from syncd.plan.moves import COUNTS, Event
 from syncd.run.leg import Prepared, Written
 
 FUTURE_MARGIN_SECONDS = 300       # HubSpot stamps edits itself: later than this is not clock jitter
@@ -68,9 +70,10 @@ class ForwardLeg:
         return self.source.server_skew()
 
     def calls_needed(self, total: int) -> dict[str, int]:
-        """At most: searches (and history batch reads); an email look-up and an upsert per 200."""
+        """At most: searches (and history batch reads); an email look-up, an upsert (new contacts)
+        and an update by Id (known Leads) per 200."""
         pages = math.ceil(total / 200)
-        return {"hubspot": pages + (math.ceil(total / 50) if self.history else 0), "salesforce": 2 * pages}
+        return {"hubspot": pages + (math.ceil(total / 50) if self.history else 0), "salesforce": 3 * pages}
 
     def rejected_ids(self, retryable_only: bool) -> list[str]:
         return self.store.rejected_ids(self.pipeline, retryable_only=retryable_only)
@@ -136,6 +139,7 @@ class ForwardLeg:
         results = self.sink.write_leads([w.lead_write() for w in writes], sobject=self.mapping.salesforce.object,
                                         external_id_field=self.external_id_field)
         commit = planner.confirm(writes, results)
+        _log_moves(commit.events)
         log.info("salesforce.batch_written", kind=writes[0].kind, records=len(writes),
                  created=commit.counts["created"], updated=commit.counts["updated"],
                  rejected=len(commit.rejections), converted=len(commit.converted),
@@ -146,6 +150,8 @@ class ForwardLeg:
         commit = self._send(items)
         if commit.converted:
             self._follow_converted(commit)
+        if commit.deleted:
+            self._follow_deleted(commit)
         return Written(commit, commit.counts, commit.rejections, records=len(items))
 
     def _follow_converted(self, commit: ForwardCommit) -> None:
@@ -165,6 +171,35 @@ class ForwardLeg:
             commit.resolved.extend(followed.resolved)
             commit.counts.update(followed.counts)
 
+    def _follow_deleted(self, commit: ForwardCommit) -> None:
+        """Leads deleted or merged away in Salesforce since we last wrote (one queryAll, a few hops):
+        write to the master, or hold, unlink, re-create (the mapping's ``deleted_lead``)."""
+        refused, commit.deleted = commit.deleted, []
+        traced = self.sink.trace_leads(external_id_field=self.external_id_field,
+                                       lead_ids=[w.target_id for w in refused if w.target_id])
+        writes, links, events = planner.follow_deleted(refused, {lead.id: lead for lead in traced}, self.mapping)
+        _log_moves(events)
+        commit.links.extend(links)
+        commit.counts.update(Counter(COUNTS[e.name] for e in events))
+        for kind in ("upsert", "update"):      # a re-created Lead goes by external id, the rest by Id
+            group = [w for w in writes if (w.kind == "upsert") == (kind == "upsert")]
+            if group:
+                followed = self._send(group)
+                if followed.converted:
+                    self._follow_converted(followed)
+                commit.links.extend(followed.links)
+                commit.rejections.extend(followed.rejections)
+                commit.resolved.extend(followed.resolved)
+                commit.counts.update(followed.counts)
+
     def commit(self, commit: ForwardCommit, run_id: str, cursors: dict[str, str] | None) -> None:
         self.store.commit_batch(self.pipeline, links=commit.links, rejections=commit.rejections,
                                 resolved=commit.resolved, run_id=run_id, cursors=cursors)
+
+
+def _log_moves(events: list[Event]) -> None:
+    """One line per Lead that moved (docs/log-events.md): a merge followed, a contact held, a Lead
+    unlinked or re-created."""
+    for event in events:
+        level = log.warning if event.name != "salesforce.lead_merged" else log.info
+        level(event.name, **event.fields)
