@@ -16,7 +16,7 @@ from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.soql import select, soql_chunks
 from syncd.core.records import ExistingLead
 
-MAX_HOPS = 5          # the planner follows at most this many merges (syncd.plan.moves.MAX_HOPS)
+MAX_HOPS = 5          # the planner follows at most this many merges (syncd.plan.lead_moves.MAX_HOPS)
 FIELDS = ("Id", "Email", "IsConverted", "ConvertedContactId", "CreatedDate", "IsDeleted", "MasterRecordId")
 
 

@@ -8,7 +8,7 @@ with plain data. ``syncd.run.forward`` does the I/O around them, once per page:
 ``plan`` is the one entry that decides; the only second rounds are ``follow_converted``, for the
 rare Lead Sales converted since syncd last wrote it (Salesforce refuses the write, and only then
 do we know to look its Contact up), and ``follow_deleted``, for a Lead deleted or merged away
-(``syncd.plan.moves``). A Lead syncd already knows is written by Id, never upserted by the
+(``syncd.plan.lead_moves``). A Lead syncd already knows is written by Id, never upserted by the
 external id, so one deleted in Salesforce is never re-created by accident.
 """
 
@@ -24,7 +24,7 @@ from syncd.core.records import Contact, ExistingLead, LeadWrite, Link, Rejection
 from syncd.mapping.model import Mapping as LeadMapping
 from syncd.mapping.templates import RenderStopped
 from syncd.mapping.transform import FieldError, qualifies, render_fields
-from syncd.plan import moves
+from syncd.plan import lead_moves
 
 CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
 Attribution = tuple[str | None, str | None, str | None]
@@ -183,10 +183,10 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping,
                       lead_id=link.lead_id if link else None, attribution=attribution(contact, mapping),
                       source_modified=contact.properties.get("lastmodifieddate"), mapping_fp=fingerprint[:16],
                       unmarked=link.unmarked if link else None)
-        if link is not None and link.moved == moves.HELD_STATE:
+        if link is not None and link.moved == lead_moves.HELD_STATE:
             result.held.append(contact.id)
             continue
-        if link is not None and link.moved == moves.UNLINKED_STATE:
+        if link is not None and link.moved == lead_moves.UNLINKED_STATE:
             if mapping.salesforce.deleted_lead.action != "recreate":
                 result.unlinked.append(contact.id)
                 continue
@@ -233,7 +233,7 @@ class ForwardCommit:
     resolved: list[str] = field(default_factory=list)          # hubspot ids no longer rejected
     converted: list[Write] = field(default_factory=list)       # refused as converted: follow to the Contact
     deleted: list[Write] = field(default_factory=list)         # refused as deleted: follow to the master
-    events: list[moves.Event] = field(default_factory=list)    # Leads that moved, for the runner to log
+    events: list[lead_moves.Event] = field(default_factory=list)    # Leads that moved, for the runner to log
     counts: Counter = field(default_factory=Counter)
 
 
@@ -253,10 +253,10 @@ def confirm(writes: Sequence[Write], results: Sequence[WriteResult]) -> ForwardC
                                      former_lead_id=write.former_lead_id,
                                      unmarked=write.unmarked if converted else False))
             if write.move is not None:
-                name = moves.MERGED if write.move == "merged" else moves.RECREATED
-                commit.events.append(moves.Event(name, {"hubspot_id": write.hubspot_id,
+                name = lead_moves.MERGED if write.move == "merged" else lead_moves.RECREATED
+                commit.events.append(lead_moves.Event(name, {"hubspot_id": write.hubspot_id,
                                                         "former_lead_id": write.former_lead_id, "lead_id": lead_id}))
-                commit.counts[moves.COUNTS[name]] += 1
+                commit.counts[lead_moves.COUNTS[name]] += 1
             commit.resolved.append(write.hubspot_id)
             kind = "contact_updates" if converted else ("created" if result.created else "updated")
             commit.counts[kind] += 1
@@ -267,7 +267,7 @@ def confirm(writes: Sequence[Write], results: Sequence[WriteResult]) -> ForwardC
         if code == CONVERTED and write.kind != "contact_update":
             commit.converted.append(write)
             continue
-        if code in moves.DELETED and write.kind == "lead_update" and write.target_id:
+        if code in lead_moves.DELETED and write.kind == "lead_update" and write.target_id:
             commit.deleted.append(write)
             continue
         message = error.message if error else "Salesforce gave no reason"
@@ -303,17 +303,17 @@ def follow_converted(refused: Sequence[Write], leads: Iterable[ExistingLead],
 
 
 def follow_deleted(refused: Sequence[Write], traced: Mapping[str, ExistingLead],
-                   mapping: LeadMapping) -> tuple[list[Write], list[Link], list[moves.Event]]:
-    """For writes Salesforce refused because their Lead was deleted (``syncd.plan.moves``): write to
+                   mapping: LeadMapping) -> tuple[list[Write], list[Link], list[lead_moves.Event]]:
+    """For writes Salesforce refused because their Lead was deleted (``syncd.plan.lead_moves``): write to
     the merge master by Id (its Contact, once converted), hold a contact whose master carries another
     contact's id, unlink or re-create one whose Lead is gone. Returns (writes, links recorded without
     a write, events to log now; a write's event is logged once Salesforce accepts it)."""
     writes: list[Write] = []
     links: list[Link] = []
-    events: list[moves.Event] = []
+    events: list[lead_moves.Event] = []
     for write in refused:
-        move = moves.trace(write.target_id or "", traced)
-        link, event = moves.moved_link(Link(write.hubspot_id, write.target_id, attribution=write.attribution,
+        move = lead_moves.trace(write.target_id or "", traced)
+        link, event = lead_moves.moved_link(Link(write.hubspot_id, write.target_id, attribution=write.attribution,
                                             source_modified=write.source_modified), move, mapping)
         master = move.master
         if master is None and mapping.salesforce.deleted_lead.action == "recreate":

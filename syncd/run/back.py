@@ -7,7 +7,7 @@ HubSpot answered. Its cursor (``salesforce.outcomes.systemmodstamp``) is separat
 forward leg's and works in whole seconds (SOQL datetime literals carry no fraction).
 
 Records that move: a Lead the outcome query finds deleted or merged away is relinked to its
-master or unlinked (``syncd.plan.moves``) before anything is planned, so no forward write runs
+master or unlinked (``syncd.plan.lead_moves``) before anything is planned, so no forward write runs
 into it; Leads that do not carry the contact's external id (linked by email already converted, or
 a merge master) and the Leads of Opportunities deleted in the window are read by Id and mapped
 to their contacts through the links.
@@ -35,7 +35,7 @@ from syncd.mapping.feedback import Feedback
 from syncd.mapping.model import Mapping
 from syncd.plan import feedback as planner
 from syncd.plan.feedback import ContactUpdate, FeedbackCommit, FeedbackFacts
-from syncd.plan import moves
+from syncd.plan import lead_moves
 from syncd.plan.hubspot_properties import check
 from syncd.run.leg import Prepared, Written
 
@@ -170,10 +170,10 @@ class BackLeg:
         if masters:
             traced.update({lead.id: lead for lead in self.source.trace_leads(
                 external_id_field=self.query.external_id_field, lead_ids=masters)})
-        moved, events = moves.relink(deleted, links, traced, self.mapping)
+        moved, events = lead_moves.relink(deleted, links, traced, self.mapping)
         for event in events:
-            (log.info if event.name == moves.MERGED else log.warning)(event.name, **event.fields, leg="back")
-        counts.update(moves.COUNTS[event.name] for event in events)
+            (log.info if event.name == lead_moves.MERGED else log.warning)(event.name, **event.fields, leg="back")
+        counts.update(lead_moves.COUNTS[event.name] for event in events)
         if self.dry_run:
             return []
         self.store.commit_batch(self.pipeline, links=moved)

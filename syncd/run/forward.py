@@ -5,7 +5,7 @@ full contacts that may have changed; the Leads already carrying the new contacts
 up beside the batch read), plan (``syncd.plan.forward``), then write upserts and updates in full
 calls of 200 and commit what Salesforce answered. A write refused because Sales converted the
 Lead meanwhile is followed to the Lead's Contact in the same task; one refused because the Lead
-was deleted or merged away is followed to its master, or unlinked (``syncd.plan.moves``).
+was deleted or merged away is followed to its master, or unlinked (``syncd.plan.lead_moves``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from syncd.core.window import CONTACTS_CURSOR, Window
 from syncd.mapping.model import Mapping
 from syncd.plan import forward as planner
 from syncd.plan.forward import ForwardCommit, ForwardFacts, Write
-from syncd.plan.moves import COUNTS, Event
+from syncd.plan.lead_moves import COUNTS, Event
 from syncd.run.leg import Prepared, Written
 
 FUTURE_MARGIN_SECONDS = 300       # HubSpot stamps edits itself: later than this is not clock jitter

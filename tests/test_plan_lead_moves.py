@@ -1,4 +1,4 @@
-"""Leads that move, planned with plain data (``syncd.plan.moves`` and the forward planner's part):
+"""Leads that move, planned with plain data (``syncd.plan.lead_moves`` and the forward planner's part):
 a known Lead is written by Id; a write refused as deleted follows the merge master, holds,
 unlinks or re-creates; the back leg's relink does the same from what its query saw."""
 
@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from syncd.core.records import ExistingLead, Link, RecordError, SalesforceLead, WriteResult
-from syncd.plan import forward, moves
+from syncd.plan import forward, lead_moves
 from syncd.plan.forward import ForwardFacts
 from tests.factories import BASE_MAPPING, contact, mapping
 
@@ -64,21 +64,21 @@ def test_a_merged_lead_is_followed_to_its_free_master_by_id():
     commit = forward.confirm(writes, [WriteResult(True, "00QM")])
     (link,) = commit.links
     assert (link.lead_id, link.former_lead_id, link.moved, link.unmarked) == ("00QM", "00QA", None, False)
-    assert [(e.name, e.fields["lead_id"]) for e in commit.events] == [(moves.MERGED, "00QM")]
+    assert [(e.name, e.fields["lead_id"]) for e in commit.events] == [(lead_moves.MERGED, "00QM")]
     assert commit.counts["leads_merged"] == 1
 
 
 def test_a_chain_of_merges_ends_at_the_last_live_master():
     traced = {"00QA": lead("00QA", deleted=True, master="00QB"), "00QB": lead("00QB", deleted=True, master="00QC"),
               "00QC": lead("00QC")}
-    move = moves.trace("00QA", traced)
+    move = lead_moves.trace("00QA", traced)
     assert (move.master.id, move.chain) == ("00QC", ("00QA", "00QB"))
 
 
 def test_a_chain_longer_than_the_hops_followed_counts_as_deleted():
-    traced = {f"00Q{i}": lead(f"00Q{i}", deleted=True, master=f"00Q{i + 1}") for i in range(moves.MAX_HOPS + 1)}
-    traced[f"00Q{moves.MAX_HOPS + 1}"] = lead(f"00Q{moves.MAX_HOPS + 1}")
-    assert moves.trace("00Q0", traced).master is None
+    traced = {f"00Q{i}": lead(f"00Q{i}", deleted=True, master=f"00Q{i + 1}") for i in range(lead_moves.MAX_HOPS + 1)}
+    traced[f"00Q{lead_moves.MAX_HOPS + 1}"] = lead(f"00Q{lead_moves.MAX_HOPS + 1}")
+    assert lead_moves.trace("00Q0", traced).master is None
 
 
 def test_a_master_carrying_another_contacts_id_holds_the_contact_and_is_not_written():
@@ -88,7 +88,7 @@ def test_a_master_carrying_another_contacts_id_holds_the_contact_and_is_not_writ
     assert writes == []
     (link,) = links
     assert (link.lead_id, link.moved, link.former_lead_id, link.payload_hash) == ("00QM", "held", "00QA", None)
-    assert [(e.name, e.fields["master_hubspot_id"]) for e in events] == [(moves.HELD, "2")]
+    assert [(e.name, e.fields["master_hubspot_id"]) for e in events] == [(lead_moves.HELD, "2")]
 
 
 def test_a_converted_master_gets_the_contact_write():
@@ -107,7 +107,7 @@ def test_a_lead_deleted_without_a_master_is_unlinked_or_re_created(m, expected):
         assert writes == []
         (link,) = links
         assert (link.lead_id, link.moved, link.former_lead_id) == (None, "deleted", "00QA")
-        assert [(e.name, e.fields["action"]) for e in events] == [(moves.UNLINKED, "unlink")]
+        assert [(e.name, e.fields["action"]) for e in events] == [(lead_moves.UNLINKED, "unlink")]
     else:
         assert links == [] and events == []
         (aimed,) = writes
@@ -131,7 +131,7 @@ def test_the_back_leg_relinks_only_links_still_pointing_at_the_moved_lead():
     traced = {"00QA": lead("00QA", "1", deleted=True, master="00QM"), "00QM": lead("00QM"),
               "00QB": lead("00QB", "2", deleted=True)}
     seen = [_seen("00QA", "1", "00QM"), _seen("00QB", "2"), _seen("00QC", "3"), _seen("00QD", "4")]
-    moved, events = moves.relink(seen, links, traced, mapping())     # 3 points elsewhere; 4 writes to its Contact
+    moved, events = lead_moves.relink(seen, links, traced, mapping())     # 3 points elsewhere; 4 writes to its Contact
     assert [(link.hubspot_id, link.lead_id, link.moved, link.unmarked, link.payload_hash) for link in moved] == [
         ("1", "00QM", None, True, None), ("2", None, "deleted", None, None)]
-    assert [e.name for e in events] == [moves.MERGED, moves.UNLINKED]
+    assert [e.name for e in events] == [lead_moves.MERGED, lead_moves.UNLINKED]
