@@ -21,7 +21,8 @@ from state import models  # noqa: F401 - every table is defined there, for creat
 from state.faults import os_error, state_unavailable, translate
 from state.models import SchemaVersionRow
 
-SCHEMA_VERSION = 3   # 2: closed-loop tables and runs.leg; 3: links.source_modified and links.mapping_fp
+SCHEMA_VERSION = 4   # 2: closed-loop tables and runs.leg; 3: links.source_modified and links.mapping_fp
+# 4: the contact_moves table (created by create_all: HubSpot contacts merged, archived or deleted)
 # Columns added after a table was first created: (table, column, DDL), applied in place.
 ADDED_COLUMNS = (
     ("runs", "leg", "VARCHAR(8) NOT NULL DEFAULT 'forward'"),            # v2

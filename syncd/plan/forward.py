@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from syncd.core.digest import digest
-from syncd.core.records import Contact, ExistingLead, LeadWrite, Link, Rejection, WriteResult
+from syncd.core.records import Contact, ExistingLead, LeadWrite, Link, Move, Rejection, WriteResult
 from syncd.mapping.model import Mapping as LeadMapping
 from syncd.mapping.templates import RenderStopped
 from syncd.mapping.transform import FieldError, qualifies, render_fields
@@ -42,6 +42,7 @@ class Write:
     attribution: Attribution = (None, None, None)
     source_modified: str | None = None  # the contact's lastmodifieddate this was rendered from
     mapping_fp: str | None = None
+    replaces: str | None = None         # takes over this merged-away contact's Lead (itself: relinks it)
 
     def lead_write(self) -> LeadWrite:
         return LeadWrite(self.kind, self.fields, self.target_id)
@@ -210,6 +211,9 @@ class ForwardCommit:
     resolved: list[str] = field(default_factory=list)          # hubspot ids no longer rejected
     converted: list[Write] = field(default_factory=list)       # refused as converted: follow to the Contact
     counts: Counter = field(default_factory=Counter)
+    moves: list[Move] = field(default_factory=list)            # contacts that moved (syncd.plan.moves)
+    restored: list[str] = field(default_factory=list)          # contacts back from the recycle bin
+    scanned_at: str | None = None                              # the archived scan listed the recycle bin
 
 
 def confirm(writes: Sequence[Write], results: Sequence[WriteResult]) -> ForwardCommit:
