@@ -14,7 +14,7 @@ Lead (a link in state) and are not yet known as moved:
 Archived and deleted contacts (``GoneContact``) with a Lead get the action: ``leave`` records it,
 ``mark`` writes ``field: value`` on the Lead, ``unlink`` clears its external id; state records the
 move after the write. A contact known as archived that search returns again was restored: a Lead
-that was unlinked is written by Id again (relinked, never created twice), and the move is forgotten.
+that was unlinked is written by Id again (relinked, never created twice), and the move is forgotten; a marked Lead is written again with the mapping's values.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class MovePlan:
     retired: list[GoneContact] = field(default_factory=list)   # merged away, their Lead gets the action
     restored: list[str] = field(default_factory=list)          # back from the recycle bin
     relinks: dict[str, str] = field(default_factory=dict)      # restored, Lead unlinked: contact -> Lead Id
+    rewrites: list[str] = field(default_factory=list)          # restored, Lead marked: written again
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ def restores(contacts: Iterable[Contact], facts: MoveFacts, plan: MovePlan) -> M
         plan.restored.append(contact.id)
         if move.action == "unlink" and move.lead_id:
             plan.relinks[contact.id] = move.lead_id
+        elif move.action == "mark":
+            plan.rewrites.append(contact.id)
     return plan
 
 
@@ -98,6 +101,9 @@ def planning_links(links: Mapping[str, Link], plan: MovePlan) -> dict[str, Link]
     for contact_id, lead_id in plan.relinks.items():
         if contact_id in seen:
             seen[contact_id] = replace(seen[contact_id], lead_id=lead_id, payload_hash=None, source_modified=None)
+    for contact_id in plan.rewrites:     # the mapping's values overwrite the mark where it maps the field
+        if contact_id in seen:
+            seen[contact_id] = replace(seen[contact_id], payload_hash=None, source_modified=None)
     return seen
 
 
