@@ -101,8 +101,8 @@ class ContactMoves:
         """After a write call: the merges whose link moved and the restores relinked, into the commit."""
         moves, restored = planner.confirmed(writes, set(commit.resolved))
         for move in moves:
-            log.info("hubspot.contact_merged", hubspot_id=move.hubspot_id, into=move.into, lead_id=move.lead_id,
-                     action="moved")
+            log.info("hubspot.contact_merged", hubspot_id=move.hubspot_id, kind=move.kind, into=move.into,
+                     lead_id=move.lead_id, action="moved", state="written")
         commit.moves += moves
         commit.restored += restored
         commit.counts["merged"] += len(moves)
@@ -170,9 +170,12 @@ class ContactMoves:
     @staticmethod
     def _log_gone(moves: Iterable[Move], how: str) -> None:
         for move in moves:
-            event = "hubspot.contact_merged" if move.kind == "merged" else "hubspot.contact_archived"
-            log.info(event, hubspot_id=move.hubspot_id, kind=move.kind, into=move.into, lead_id=move.lead_id,
-                     action=move.action, state=how)
+            fields = {"hubspot_id": move.hubspot_id, "kind": move.kind, "into": move.into, "lead_id": move.lead_id,
+                      "action": move.action, "state": how}
+            if move.kind == "merged":
+                log.info("hubspot.contact_merged", **fields)
+            else:
+                log.info("hubspot.contact_archived", **fields)
 
 
 def _move_counts(moves: Iterable[Move]) -> Counter:
