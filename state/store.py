@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Table, func
+from sqlalchemy import Table, func, inspect
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
@@ -76,6 +76,8 @@ class StateStore:
             return contact_moves.moves_for(session, pipeline, hubspot_ids)
 
     def count_moves(self, pipeline: str) -> dict[str, int]:
+        if not inspect(self.engine).has_table("contact_moves"):    # read-only, before schema 4
+            return {}
         with self.session() as session:
             return contact_moves.count_moves(session, pipeline)
 

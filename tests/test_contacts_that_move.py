@@ -7,6 +7,7 @@ in Salesforce, the link and move rows in state, the events logged.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -191,7 +192,7 @@ def test_an_archived_contact_gets_the_action_is_never_recreated_and_comes_back_w
     assert state_of(syncd) == ({gone: lead["Id"], kept: syncd.leads_by_hubspot_id()[kept]["Id"]}, {})
 
 
-def test_the_archived_scan_runs_at_its_interval_and_on_a_full_run(ready, tmp_path):
+def test_the_archived_scan_runs_at_its_interval_and_on_a_full_run(ready, tmp_path, capsys):
     syncd = ready
     configure(syncd, tmp_path, scan_every_run=False)       # the default: hourly
     (gone,) = syncd.hubspot.create_contacts(qualified(1))
@@ -202,6 +203,9 @@ def test_the_archived_scan_runs_at_its_interval_and_on_a_full_run(ready, tmp_pat
     assert syncd.hubspot.requests.count(method="GET", path_contains="/crm/v3/objects/contacts") == calls
     assert cycle(syncd, full=True).forward.counts["archived"] == 1
     assert state_of(syncd)[1][gone].action == "leave"
+    capsys.readouterr()
+    assert syncd.cli("status", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["moved_contacts"] == {"archived/leave": 1}
 
 
 def test_a_gdpr_deleted_contact_is_noticed_through_its_next_outcome_and_unlinked(ready, tmp_path):

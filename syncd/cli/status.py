@@ -43,6 +43,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         rejections = store.list_rejections(pipeline, limit)
         feedback_rejections = OutcomeStore(store).list_rejections(pipeline, limit)
         links, rejected_total = store.count_links(pipeline), store.count_rejections(pipeline)
+        moved = store.count_moves(pipeline)
         lease, now = current_lease(store, pipeline), database_clock(store.engine)()
     finally:
         store.close()
@@ -50,6 +51,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
     if as_json:
         print(json.dumps({
             "pipeline": pipeline, "linked_contacts": links, "rejected_records": rejected_total,
+            "moved_contacts": moved,
             "lock": {**lease.as_dict(now), "holder_running": running} if lease else None,
             "runs": [r.model_dump(mode="json") for r in runs],
             "watermarks": {c.name: c.value for c in cursors},
@@ -60,6 +62,9 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         return
     stdout.print(f"pipeline [bold]{pipeline}[/bold]: {links} contacts linked to Salesforce, "
                  f"{rejected_total} rejected records", highlight=False)
+    if moved:      # HubSpot contacts merged, archived or deleted (README "Records that move")
+        stdout.print("contacts that moved (kind/action): " + ", ".join(f"{k} {n}" for k, n in sorted(moved.items())),
+                     highlight=False)
     stdout.print(console.lock_line(lease, now, running), highlight=False)
     for line in console.skew_lines({c.name: c.value for c in cursors}):
         stdout.print(line, highlight=False)
