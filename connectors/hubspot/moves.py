@@ -14,6 +14,7 @@ search for, so syncd looks the other way round:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -33,7 +34,11 @@ def merged_ids(properties: dict[str, Any]) -> tuple[str, ...]:
 class ContactMoves:
     def __init__(self, client: HubSpotClient) -> None:
         self.client = client
-        self.basic_api = client.sdk.crm.contacts.basic_api
+
+    @functools.cached_property
+    def basic_api(self) -> Any:
+        """Taken once, on first use (the SDK builds a new API client on every attribute access)."""
+        return self.client.sdk.crm.contacts.basic_api
 
     def archived_contacts(self) -> Iterator[Page[GoneContact]]:
         after: str | None = None
