@@ -167,6 +167,9 @@ def test_an_archived_contact_gets_the_action_is_never_recreated_and_comes_back_w
     cycle(syncd)
     lead = syncd.leads_by_hubspot_id()[gone]
     syncd.hubspot.archive_contact(gone)
+    dry = cycle(syncd, dry_run=True)                       # shows the action, writes and records nothing
+    assert [w.hubspot_id for w in dry.forward.planned] == ([] if action == "leave" else [gone])
+    assert state_of(syncd)[1] == {} and syncd.salesforce.get("Lead", lead["Id"]) == lead
     with capture_logs() as logs:
         result = cycle(syncd)
     assert result.forward.counts["archived"] == 1 and result.forward.exit_code == 0

@@ -51,6 +51,23 @@ class GoneWrite:
     move: Move
     write: LeadWrite
 
+    # What a dry run shows, as for any planned write.
+    @property
+    def hubspot_id(self) -> str:
+        return self.move.hubspot_id
+
+    @property
+    def kind(self) -> str:
+        return self.write.kind
+
+    @property
+    def target_id(self) -> str | None:
+        return self.write.target_id
+
+    @property
+    def fields(self) -> dict:
+        return self.write.fields
+
 
 @dataclass
 class GonePlan:
