@@ -211,6 +211,31 @@ def test_the_archived_scan_runs_at_its_interval_and_on_a_full_run(ready, tmp_pat
     assert json.loads(capsys.readouterr().out)["moved_contacts"] == {"archived/leave": 1}
 
 
+def test_a_stop_request_ends_the_scan_between_calls_and_the_next_run_scans_again(ready, tmp_path):
+    syncd = ready
+    configure(syncd, tmp_path, "action: unlink", scan_every_run=False)
+    (gone,) = syncd.hubspot.create_contacts(qualified(1))
+    cycle(syncd)
+    for contact_id in [gone, *syncd.hubspot.create_contacts([SUBSCRIBER | {"email": f"s{i}@x.com"} for i in range(150)])]:
+        syncd.hubspot.archive_contact(contact_id)
+
+    def listings() -> int:
+        return syncd.hubspot.requests.count(method="GET", path_contains="/crm/v3/objects/contacts")
+
+    before = listings()
+    stopped = cycle(syncd, full=True, should_stop=lambda: listings() > before)   # asked to stop mid-scan
+    assert stopped.forward.status == "interrupted" and listings() == before + 1  # 151 archived: 2 pages
+    assert state_of(syncd)[1] == {} and syncd.leads()[0][EXT] == gone
+    store = syncd.store()
+    scanned = store.get_cursor(PIPELINE, "hubspot.archived_scan")
+    store.close()
+    assert cycle(syncd, full=True).forward.counts["archived"] == 1 and listings() == before + 3
+    assert syncd.leads()[0][EXT] is None
+    store = syncd.store()
+    assert store.get_cursor(PIPELINE, "hubspot.archived_scan") > scanned
+    store.close()
+
+
 def test_a_gdpr_deleted_contact_is_noticed_through_its_next_outcome_and_unlinked(ready, tmp_path):
     syncd = ready
     configure(syncd, tmp_path, "action: unlink")

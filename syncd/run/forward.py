@@ -59,7 +59,7 @@ class ForwardLeg:
         self.external_id_field = mapping.salesforce.external_id_field
         self._lookups = ThreadPoolExecutor(2, thread_name_prefix="forward-lookup")
         self.moves = ContactMoves(mapping=mapping, source=source, sink=sink, store=store, pipeline=pipeline,
-                                  scan_every=archived_scan_every)
+                                  scan_every=archived_scan_every, should_stop=should_stop)
 
     def close(self) -> None:
         self._lookups.shutdown(wait=False, cancel_futures=True)

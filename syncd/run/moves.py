@@ -38,6 +38,7 @@ log = structlog.get_logger("syncd.run")
 
 SCAN_CURSOR = "hubspot.archived_scan"     # when the recycle bin was last listed (this host's UTC time)
 NOT_FOUND = "OBJECT_NOT_FOUND"            # HubSpot's answer for a merged-away or deleted id
+TRACE_CHUNK = 10                          # ids traced (one or two GETs each) between stop checks
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,15 @@ class Moving:
 
 class ContactMoves:
     def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore, pipeline: str,
-                 scan_every: dt.timedelta, clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 scan_every: dt.timedelta, clock: Callable[[], dt.datetime] = utcnow,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self.mapping = mapping
         self.rule = mapping.salesforce.archived_contact
         self.external_id_field = mapping.salesforce.external_id_field
         self.source, self.sink, self.store, self.pipeline = source, sink, store, pipeline
         self.scan_every = scan_every
         self.clock = clock
+        self.should_stop = should_stop or (lambda: False)
 
     # -- every page -----------------------------------------------------------------------------
     def gather(self, contacts: Sequence[Contact], links: dict[str, Link]) -> Moving:
@@ -115,16 +118,24 @@ class ContactMoves:
         return window.start is None or last is None or self.clock() - last >= self.scan_every
 
     def scan(self) -> GonePage:
+        """The recycle bin's linked contacts and the traced ones. A stop request between calls ends
+        the scan with nothing found and its cursor unmoved: the next run scans again."""
         started, now = time.monotonic(), self.clock()
         listed, found = 0, []
         for page in self.source.archived_contacts():
             listed += len(page.items)
             linked = self.store.links_for(self.pipeline, [g.hubspot_id for g in page.items])
             found += [g for g in page.items if g.hubspot_id in linked]
+            if self.should_stop():
+                return GonePage([])
         missing = self.store.rejections_coded(self.pipeline, FeedbackRejectionRow.__table__, NOT_FOUND)
         known = self.store.moves_for(self.pipeline, missing)
         to_trace = [i for i in missing if i not in known and i not in {g.hubspot_id for g in found}]
-        traced = self.source.trace_contacts(to_trace) if to_trace else []
+        traced: list[GoneContact] = []
+        for start in range(0, len(to_trace), TRACE_CHUNK):
+            if self.should_stop():
+                return GonePage([])
+            traced += self.source.trace_contacts(to_trace[start:start + TRACE_CHUNK])
         kinds = Counter(g.kind for g in traced)
         log.info("hubspot.archived_scan", archived=listed, linked=len(found), traced=len(to_trace),
                  deleted=kinds["deleted"], merged=kinds["merged"], archived_traced=kinds["archived"],
@@ -150,7 +161,8 @@ class ContactMoves:
         if relinks:
             writes["update"] = list(relinks)
         counts = _move_counts(gone.recorded)
-        return Prepared(counts, commit, writes, planned=[*relinks, *gone.writes])
+        return Prepared(counts, commit if commit.moves or commit.scanned_at else None, writes,
+                        planned=[*relinks, *gone.writes])
 
     def write(self, items: Sequence[GoneWrite]) -> Written[ForwardCommit]:
         """The mark or unlink writes, 200 a call (sObject Collections, by Id)."""
