@@ -84,6 +84,9 @@ class ContactMoves:
         self.scan_every = scan_every
         self.clock = clock
         self.should_stop = should_stop or (lambda: False)
+        # Merged-away ids whose Lead a survivor takes over in this run: should HubSpot list them as
+        # archived too, the scan must not give that Lead the archived action meanwhile.
+        self._taken_over: set[str] = set()
 
     # -- every page -----------------------------------------------------------------------------
     def gather(self, contacts: Sequence[Contact], links: dict[str, Link]) -> Moving:
@@ -93,6 +96,7 @@ class ContactMoves:
                           self.store.moves_for(self.pipeline, ids))
         plan = planner.merges(((c.id, c.merged_ids) for c in contacts if c.merged_ids), facts)
         plan = planner.restores(contacts, facts, plan)
+        self._taken_over.update(link.hubspot_id for link in plan.takeovers.values())
         for contact_id in plan.restored:
             move = facts.moves[contact_id]
             log.info("hubspot.contact_restored", hubspot_id=contact_id, was=move.kind, action=move.action,
@@ -145,7 +149,7 @@ class ContactMoves:
     def prepare(self, page: GonePage) -> Prepared[ForwardCommit, object]:
         """Linked contacts the scan found gone: the action for archived and deleted ones; a merge
         found by tracing moves the link (relinking the Lead by Id) or retires the Lead."""
-        items = page.items
+        items = [g for g in page.items if g.hubspot_id not in self._taken_over]
         merged = [g for g in items if g.kind == "merged" and g.into]
         ids = [g.hubspot_id for g in items] + [g.into for g in merged if g.into]
         facts = MoveFacts(self.store.links_for(self.pipeline, ids), self.store.moves_for(self.pipeline, ids))
