@@ -4,7 +4,9 @@ Per page of changed contacts: gather what the planner needs (state's links and r
 full contacts that may have changed; the Leads already carrying the new contacts' emails, looked
 up beside the batch read), plan (``syncd.plan.forward``), then write upserts and updates in full
 calls of 200 and commit what Salesforce answered. A write refused because Sales converted the
-Lead meanwhile is followed to the Lead's Contact in the same task.
+Lead meanwhile is followed to the Lead's Contact in the same task. Contacts that merged, left or
+came back (``syncd.run.moves``) are gathered with each page, and the archived scan, when due,
+is the window's last page.
 """
 
 from __future__ import annotations

@@ -106,6 +106,7 @@ def test_a_gdpr_delete_is_for_good_and_not_in_the_archived_listing(hs):
 
 def test_the_control_api_mirrors_merge_restore_and_gdpr_delete(hs):
     primary, other = _two(hs)
+
     def control(path: str) -> requests.Response:
         return hs.http("POST", f"/__emulator{path}", {"primary": primary, "merge": other}, token=None)
 
