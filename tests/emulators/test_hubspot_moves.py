@@ -99,6 +99,9 @@ def test_a_gdpr_delete_is_for_good_and_not_in_the_archived_listing(hs):
         hs.client.crm.contacts.basic_api.get_by_id(gone, archived=True)
     assert ids_of(hs_search(hs)) == [kept]
     assert hs.http("GET", "/crm/v3/objects/contacts", params={"archived": "true"}).json()["results"] == []
+    answer = hs.http("POST", "/crm/v3/objects/contacts/batch/update", {"inputs": [
+        {"id": gone, "properties": {"firstname": "x"}}, {"id": kept, "properties": {"firstname": "y"}}]})
+    assert answer.status_code == 207 and answer.json()["errors"][0]["context"] == {"ids": [gone]}
     assert hs.http("POST", "/crm/v3/objects/contacts/gdpr-delete", {"objectId": gone}).status_code == 404
     assert hs.http("POST", "/crm/v3/objects/contacts/gdpr-delete",
                    {"objectId": "nobody@x.com", "idProperty": "email"}).status_code == 204
