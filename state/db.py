@@ -22,7 +22,8 @@ from state.faults import os_error, state_unavailable, translate
 from state.models import SchemaVersionRow
 
 SCHEMA_VERSION = 4   # 2: closed-loop tables and runs.leg; 3: links.source_modified and links.mapping_fp;
-                     # 4: Records that move (links.lead_moved, former_lead_id, lead_unmarked)
+                     # 4: records that move: links.lead_moved, former_lead_id, lead_unmarked (Salesforce)
+                     # and the contact_moves table (HubSpot; created by create_all)
 # Columns added after a table was first created: (table, column, DDL), applied in place.
 ADDED_COLUMNS = (
     ("runs", "leg", "VARCHAR(8) NOT NULL DEFAULT 'forward'"),            # v2

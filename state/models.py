@@ -1,6 +1,7 @@
 """The state tables. Natural keys everywhere, so every write is an idempotent upsert.
 
-Forward leg: ``links`` (contact <-> Lead, the last accepted payload), ``rejections``. Back leg:
+Forward leg: ``links`` (contact <-> Lead, the last accepted payload), ``rejections``,
+``contact_moves`` (contacts merged, archived or deleted since). Back leg:
 ``outcomes`` (what Sales did, as last observed), ``feedback_rejections``. Both: ``cursors``,
 ``runs``. One syncer per pipeline: ``leases``. ``schema_version`` records migrations.
 """
@@ -45,6 +46,22 @@ class LinkRow(SQLModel, table=True):
     lead_moved: str | None = Field(default=None, max_length=16)
     former_lead_id: str | None = Field(default=None, max_length=18)
     lead_unmarked: bool | None = None
+
+
+class ContactMoveRow(SQLModel, table=True):
+    """A HubSpot contact that moved (schema v4): merged into another (its link moved there, or its
+    Lead got the archived action), archived, or deleted for good, and what syncd did about it. A
+    merged-away id is never written again; an archived one that comes back is noticed as restored."""
+
+    __tablename__ = "contact_moves"
+    pipeline: str = Field(primary_key=True, max_length=64)
+    hubspot_id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=16)                 # archived | deleted | merged
+    action: str = Field(max_length=16)               # moved | leave | mark | unlink
+    lead_id: str | None = Field(default=None, max_length=18)
+    into: str | None = Field(default=None, max_length=32)   # merged: the surviving contact
+    noticed_at: dt.datetime = Field(default_factory=utcnow)
+    run_id: str | None = Field(default=None, max_length=36)
 
 
 class CursorRow(SQLModel, table=True):

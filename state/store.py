@@ -13,14 +13,15 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Table, case, func
+from sqlalchemy import Table, case, func, inspect
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
+from state import moves as contact_moves
 from state.db import chunks, make_engine, migrate, rows_in, upsert
 from state.models import CursorRow, LinkRow, RejectionColumns, RejectionRow, RunRow, utcnow
 from state.text import storable
-from syncd.core.records import Link, Rejection
+from syncd.core.records import Link, Move, Rejection
 
 
 def _cut(value: str | None, size: int = 255) -> str | None:
@@ -108,6 +109,23 @@ class StateStore:
             return list(session.exec(select(LinkRow).where(LinkRow.pipeline == pipeline)
                                      .order_by(LinkRow.hubspot_id)))
 
+    # -- contacts that moved (merged, archived, deleted) ---------------------------------
+    def moves_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, Move]:
+        with self.session() as session:
+            return contact_moves.moves_for(session, pipeline, hubspot_ids)
+
+    def count_moves(self, pipeline: str) -> dict[str, int]:
+        if not inspect(self.engine).has_table("contact_moves"):    # read-only, before schema 4
+            return {}
+        with self.session() as session:
+            return contact_moves.count_moves(session, pipeline)
+
+    def rejections_coded(self, pipeline: str, table: Table, code: str) -> list[str]:
+        """Contacts one leg's rejection table holds with this code (e.g. the back leg's OBJECT_NOT_FOUND)."""
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(table.c.hubspot_id).where(
+                table.c.pipeline == pipeline, table.c.code == code).order_by(table.c.hubspot_id)).scalars())
+
     # -- rejections -----------------------------------------------------------------------
     def rejections_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, Rejection]:
         with self.session() as session:
@@ -134,15 +152,16 @@ class StateStore:
     # -- the one write path for a batch --------------------------------------------------
     def commit_batch(self, pipeline: str, *, links: Sequence[Link] = (), rejections: Sequence[Rejection] = (),
                      resolved: Sequence[str] = (), run_id: str | None = None, cursors: dict[str, str] | None = None,
-                     now: dt.datetime | None = None) -> None:
+                     now: dt.datetime | None = None, moves: Sequence[Move] = (), restored: Sequence[str] = ()) -> None:
         """Record one confirmed batch in one transaction: links written, records rejected,
-        rejections resolved, and (the window's last batch) the cursors. Natural-key upserts, one
-        statement per kind of row."""
+        rejections resolved, contacts that moved (``state.moves``) and (the window's last batch)
+        the cursors. Natural-key upserts, one statement per kind of row."""
         now = now or utcnow()
         with self.engine.begin() as connection:
             self._write_links(connection, pipeline, links, now)
             self.write_rejections(connection, RejectionRow.__table__, pipeline, rejections, resolved,
                                   run_id=run_id, now=now)
+            contact_moves.write_moves(connection, pipeline, moves, restored, run_id=run_id, now=now)
             self.write_cursors(connection, pipeline, cursors or {}, now)
 
     @staticmethod

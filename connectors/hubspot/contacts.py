@@ -16,11 +16,12 @@ from typing import Any
 
 from connectors.errors import HUBSPOT, UNEXPECTED, record_retryable, remote_error
 from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.moves import MERGED_IDS, ContactMoves, merged_ids
 from connectors.hubspot.properties import ContactProperties
 from connectors.hubspot.search import PAGE_SIZE, STUB_PROPERTIES, fits_inline, search_body
 from syncd.core.errors import ConfigError, Problem
 from syncd.core.ports import ContactQuery, Page
-from syncd.core.records import Contact, ContactWriteResult, HistoryEntry
+from syncd.core.records import Contact, ContactWriteResult, GoneContact, HistoryEntry
 
 BATCH_READ_LIMIT = 100          # batch read: at most 100 ids
 BATCH_READ_HISTORY_LIMIT = 50   # batch read with propertiesWithHistory: at most 50 ids
@@ -33,7 +34,13 @@ def _to_contact(obj: Any, complete: bool = True) -> Contact:
         raise remote_error(HUBSPOT, "read contacts", code=UNEXPECTED, message="a result without an id")
     history = {name: tuple(HistoryEntry(e.get("value"), str(e.get("timestamp", ""))) for e in entries or ())
                for name, entries in (obj.get("propertiesWithHistory") or {}).items()}
-    return Contact(str(obj["id"]), dict(obj.get("properties") or {}), history, complete)
+    properties = dict(obj.get("properties") or {})
+    return Contact(str(obj["id"]), properties, history, complete, merged_ids(properties))
+
+
+def _with_merged_ids(properties: Sequence[str]) -> list[str]:
+    """Every read asks for the ids merged into the contact: a merge moves syncd's link (syncd.plan.contact_moves)."""
+    return list(dict.fromkeys([*properties, MERGED_IDS]))
 
 
 def _accused(batch: list[tuple[str, dict[str, str]]], details: list[dict[str, Any]]) -> set[str]:
@@ -63,6 +70,7 @@ class HubSpotContacts:
         self.search_api = client.sdk.crm.contacts.search_api
         self.batch_api = client.sdk.crm.contacts.batch_api
         self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="hubspot-read")
+        self.moves = ContactMoves(client)
 
     def server_skew(self) -> float | None:
         return self.client.clock.skew
@@ -73,8 +81,9 @@ class HubSpotContacts:
     # -- the contact source -----------------------------------------------------------------
     def changed_contacts(self, query: ContactQuery) -> Iterator[Page[Contact]]:
         """Every contact meeting the filters and modified inside the window, a page at a time."""
-        inline = not query.history and fits_inline(query.filters, query.window, query.properties)
-        properties = list(query.properties) if inline else list(STUB_PROPERTIES)
+        wanted = _with_merged_ids(query.properties)
+        inline = not query.history and fits_inline(query.filters, query.window, wanted)
+        properties = wanted if inline else _with_merged_ids(STUB_PROPERTIES)
         after_id: str | None = None
         while True:
             request = search_body(query.filters, query.window, after_id, properties)
@@ -106,12 +115,18 @@ class HubSpotContacts:
         return [found[i] for i in ids if i in found]
 
     def _read(self, ids: list[str], properties: Sequence[str], history: Sequence[str]) -> list[Contact]:
-        request = {"inputs": [{"id": i} for i in ids], "properties": list(properties),
+        request = {"inputs": [{"id": i} for i in ids], "properties": _with_merged_ids(properties),
                    "propertiesWithHistory": list(history)}
         body = self.client.call("batch read", lambda: self.batch_api.read(
             batch_read_input_simple_public_object_id=request, archived=False,
             _request_timeout=self.client.timeout, _preload_content=False), lists=("results",))
         return [_to_contact(obj) for obj in body["results"]]
+
+    def archived_contacts(self) -> Iterator[Page[GoneContact]]:
+        return self.moves.archived_contacts()
+
+    def trace_contacts(self, ids: Sequence[str]) -> list[GoneContact]:
+        return self.moves.trace_contacts(ids)
 
     # -- the contact sink ---------------------------------------------------------------------
     def current_values(self, ids: Sequence[str], name: str) -> dict[str, str | None]:

@@ -8,8 +8,9 @@ codes, bodies and limits:
 * rate limits (``rate_limits``): burst window, daily limit, search per second;
 * contacts with numeric-string ids allocated in ascending order, string property values
   (``null`` when empty), per-property history, ``createdate``/``lastmodifieddate`` (``store``);
-* search (``search``), batch read/create/update/upsert/archive (``batch_api``), basic CRUD and
-  paged listing (``contacts_api``), and the properties / property-groups API
+* search (``search``), batch read/create/update/upsert/archive (``batch_api``), basic CRUD,
+  paged listing (archived too), merge and GDPR delete (``contacts_api``, ``merges``), and the
+  properties / property-groups API
   (``properties_api``, definitions in ``property_definitions``);
 * error bodies ``{status, message, correlationId, category[, errors, context]}`` (``errors``).
 
@@ -18,7 +19,8 @@ clock; the limiter, faults and tokens) and one lock, and routes each request to 
 handles it. Each handler is given the portal once (the contacts handler also the search engine);
 none of them locks: this class holds the lock around every request and control-API call. The Python
 control API (``create_contact``, ``create_contacts``, ``update_contact``, ``get_contact``,
-``contacts``, ``archive_contact``, ``seed_contacts``, ``set_clock``, ``inject_fault``,
+``contacts``, ``archive_contact``, ``merge_contacts``, ``restore_contact``, ``gdpr_delete_contact``,
+``seed_contacts``, ``set_clock``, ``inject_fault``,
 ``revoke_token``, ``reset``) is mirrored over HTTP by ``control``.
 """
 
@@ -33,6 +35,7 @@ from typing import Any, Callable, Iterable
 from werkzeug.wrappers import Request, Response
 
 from emulators.faults import FaultQueue
+from emulators.hubspot import merges
 from emulators.hubspot.batch_api import ContactBatchApi
 from emulators.hubspot.contacts_api import ContactsApi
 from emulators.hubspot.control import HubSpotControl
@@ -77,6 +80,7 @@ class HubSpotEmulator(EmulatorApp):
         app_id: int = 3456789,
         first_id: int = 1,
         latency_seconds: float = 0.0,
+        merge_mints_new_id: bool = True,
     ) -> None:
         super().__init__(latency_seconds=latency_seconds)
         self._lock = threading.RLock()
@@ -92,7 +96,7 @@ class HubSpotEmulator(EmulatorApp):
         self.portal_id = portal_id
         self.app_id = app_id
         self.portal = Portal(portal_id=portal_id, app_id=app_id, first_id=first_id, clock=clock or _utcnow,
-                             search_lag_seconds=float(search_lag_seconds))
+                             search_lag_seconds=float(search_lag_seconds), merge_mints_new_id=merge_mints_new_id)
         self.faults = FaultQueue()
         self.contacts_api = ContactsApi(self.portal, self.search)
         self.batch_api = ContactBatchApi(self.portal)
@@ -158,8 +162,11 @@ class HubSpotEmulator(EmulatorApp):
         with self._lock:
             if "search_lag_seconds" in values:
                 self.search_lag_seconds = float(values["search_lag_seconds"])
+            if "merge_mints_new_id" in values:
+                self.portal.merge_mints_new_id = bool(values["merge_mints_new_id"])
             self.limiter.configure(values)
-            return {"search_lag_seconds": self.search_lag_seconds, **self.limiter.settings()}
+            return {"search_lag_seconds": self.search_lag_seconds, "merge_mints_new_id": self.portal.merge_mints_new_id,
+                    **self.limiter.settings()}
 
     def revoke_token(self, token: str) -> None:
         """Requests with this token get 401 from now on (until ``add_token`` or ``reset``)."""
@@ -242,6 +249,32 @@ class HubSpotEmulator(EmulatorApp):
                 raise KeyError(f"No contact {contact_id}")
             self.store.archive(c, self.at(at)[0])
 
+    def merge_contacts(self, primary_id: str | int, other_id: str | int, *, at: dt.datetime | None = None) -> str:
+        """Merge ``other_id`` into ``primary_id`` as the merge endpoint does; the surviving id."""
+        with self._lock:
+            primary, other = self.store.live(int(primary_id)), self.store.live(int(other_id))
+            if primary is None or other is None:
+                raise KeyError(f"No live contact {primary_id if primary is None else other_id}")
+            at_ms, at_iso = self.at(at)
+            return str(merges.merge(self.store, primary, other, at_ms, at_iso,
+                                    mints_new_id=self.portal.merge_mints_new_id).id)
+
+    def restore_contact(self, contact_id: str | int, *, at: dt.datetime | None = None) -> None:
+        """An archived contact back from the recycle bin, with its id."""
+        with self._lock:
+            c = self.store.by_id.get(int(contact_id))
+            if c is None or not c.archived:
+                raise KeyError(f"No archived contact {contact_id}")
+            merges.restore(self.store, c, *self.at(at))
+
+    def gdpr_delete_contact(self, contact_id: str | int) -> None:
+        """Delete a contact for good, as the GDPR delete endpoint does."""
+        with self._lock:
+            c = self.store.by_id.get(int(contact_id))
+            if c is None:
+                raise KeyError(f"No contact {contact_id}")
+            merges.purge(self.store, c)
+
     # ------------------------------------------------------------------ HTTP
 
     def _fault_response(self, request: Request) -> Response | None:
@@ -292,6 +325,8 @@ class HubSpotEmulator(EmulatorApp):
             (_OBJ + r"/batch/update", {"POST": batch.update}),
             (_OBJ + r"/batch/upsert", {"POST": batch.upsert}),
             (_OBJ + r"/batch/archive", {"POST": batch.archive}),
+            (_OBJ + r"/merge", {"POST": contacts.merge}),
+            (_OBJ + r"/gdpr-delete", {"POST": contacts.gdpr_delete}),
             (_OBJ, {"GET": contacts.list, "POST": contacts.create}),
             (_OBJ + r"/(?P<cid>[^/]+)", {"GET": contacts.get, "PATCH": contacts.update, "DELETE": contacts.delete}),
             (_PROPS + r"/batch/create", {"POST": props.batch_create}),

@@ -1,5 +1,6 @@
 """Single-contact endpoints of the HubSpot emulator: create, read, update, archive, the paged
-listing (paged by id, 100 at most), and search (``emulators.hubspot.search`` does the work)."""
+listing (paged by id, 100 at most), search (``emulators.hubspot.search`` does the work), merge and
+GDPR delete (``emulators.hubspot.merges``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from emulators.hubspot.errors import ApiError, error_response, json_response
+from emulators.hubspot.merges import MergeError, merge, purge
 from emulators.hubspot.portal import Portal
 from emulators.hubspot.property_definitions import DEFAULT_CONTACT_PROPERTIES
 from emulators.hubspot.search import ContactSearch, SearchError
@@ -60,7 +62,7 @@ class ContactsApi:
     def get(self, request: Request, cid: str) -> Response:
         id_property = request.args.get("idProperty")
         store = self.portal.store
-        c = store.resolve(cid, id_property, archived=flag(request, "archived"))
+        c = store.resolve(cid, id_property, archived=flag(request, "archived"), follow_merges=True)
         if c is None:
             raise ApiError(404, "resource not found", "OBJECT_NOT_FOUND")
         properties = list_arg(request, "properties") or list(DEFAULT_CONTACT_PROPERTIES)
@@ -72,7 +74,7 @@ class ContactsApi:
         check_id_property(self.portal.registry, self.portal.portal_id, id_property)
         values = self._valid_properties(request)
         store = self.portal.store
-        c = store.resolve(cid, id_property)
+        c = store.resolve(cid, id_property, follow_merges=True)   # a merged-away id works here
         if c is None:
             raise ApiError(404, "resource not found", "OBJECT_NOT_FOUND")
         ensure_email_free(store, values.get("email"), c.id)
@@ -115,3 +117,34 @@ class ContactsApi:
             body["paging"] = {"next": {"after": nxt, "link": f"{base}/crm/v3/objects/contacts?after={nxt}"}}
         return json_response(200, body)
 
+
+    def merge(self, request: Request) -> Response:
+        body = read_body(request)
+        if not isinstance(body, dict) or not body.get("primaryObjectId") or not body.get("objectIdToMerge"):
+            raise ApiError(400, "Invalid input JSON: 'primaryObjectId' and 'objectIdToMerge' are required",
+                           "VALIDATION_ERROR")
+        store = self.portal.store
+        primary = store.resolve(body["primaryObjectId"], None, follow_merges=True)
+        other = store.resolve(body["objectIdToMerge"], None, follow_merges=True)
+        if primary is None or other is None:
+            raise ApiError(404, "resource not found", "OBJECT_NOT_FOUND")
+        at_ms, at_iso, _ = self.portal.write_stamp(by_api=True)
+        try:
+            survivor = merge(store, primary, other, at_ms, at_iso, mints_new_id=self.portal.merge_mints_new_id)
+        except MergeError as exc:
+            raise ApiError(400, str(exc), "VALIDATION_ERROR") from None
+        return json_response(200, store.render(survivor, DEFAULT_CONTACT_PROPERTIES))
+
+    def gdpr_delete(self, request: Request) -> Response:
+        body = read_body(request)
+        if not isinstance(body, dict) or not body.get("objectId"):
+            raise ApiError(400, "Invalid input JSON: 'objectId' is required", "VALIDATION_ERROR")
+        id_property = body.get("idProperty")
+        store = self.portal.store
+        c = store.resolve(body["objectId"], id_property) or store.resolve(body["objectId"], id_property, archived=True)
+        if c is None:
+            if id_property == "email":      # HubSpot blocklists an unknown email instead (not modelled)
+                return Response(status=204)
+            raise ApiError(404, "resource not found", "OBJECT_NOT_FOUND")
+        purge(store, c)
+        return Response(status=204)

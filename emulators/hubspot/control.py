@@ -11,7 +11,10 @@ the benchmark, which runs the emulators in another process.
 ``POST /contacts/batch-update``             ``{"updates": [{"id": "7", "properties": {..}}, ..], "at": ..}``:
                                             many edits in one call (the benchmark's "1 % edited")
 ``GET|PATCH /contacts/{id}``                one contact; PATCH ``{"properties": {..}, "at": ..}``
-``POST /contacts/{id}/archive``             archive it
+``POST /contacts/{id}/archive``             archive it; ``/restore`` puts it back; ``/gdpr-delete`` deletes it
+                                            for good
+``POST /contacts/merge``                    ``{"primary": id, "merge": id}``: merge as the API does; answers
+                                            ``{"id": surviving id}``
 ``POST /seed``                              ``{"count": n, "at": .., "seed": 7, "forms": 3}``: n synthetic
                                             qualified contacts with form-conversion history
 ``POST /faults``                            ``{"method", "path_contains", "status", "body", "times",
@@ -22,7 +25,8 @@ the benchmark, which runs the emulators in another process.
 ``GET|DELETE /requests``                    the request log (``{"results": [{method, path, status}]}``)
 ``POST /config``                            any of ``search_lag_seconds``, ``rate_limits``, ``burst_limit``,
                                             ``burst_window_seconds``, ``daily_limit``,
-                                            ``search_limit_per_second``, ``search_in_burst``
+                                            ``search_limit_per_second``, ``search_in_burst``,
+                                            ``merge_mints_new_id``
 ``GET|POST /latency``                       ``{"seconds": 0.02}``: delay every API response (both emulators)
 ==========================================  ===============================================================
 """
@@ -62,6 +66,9 @@ class PythonControlApi(Protocol):
                        at: dt.datetime | None = None, source: dict[str, Any] | None = None) -> None: ...
     def get_contact(self, contact_id: str | int) -> dict[str, Any] | None: ...
     def archive_contact(self, contact_id: str | int, *, at: dt.datetime | None = None) -> None: ...
+    def restore_contact(self, contact_id: str | int, *, at: dt.datetime | None = None) -> None: ...
+    def gdpr_delete_contact(self, contact_id: str | int) -> None: ...
+    def merge_contacts(self, primary_id: str | int, other_id: str | int, *, at: dt.datetime | None = None) -> str: ...
     def seed_contacts(self, count: int, *, at: dt.datetime | None = None, seed: int = 7,
                       forms_per_contact: int = 3) -> list[str]: ...
     def inject_fault(self, method: str | None, path_contains: str, status: int, body: Any = None,
@@ -111,6 +118,15 @@ class HubSpotControl:
                 for update in body["updates"]:
                     app.update_contact(update["id"], update.get("properties") or {}, at=at, source=source)
                 return json_response(200, {"updated": len(body["updates"])})
+            if path == "/contacts/merge" and method == "POST":
+                return json_response(200, {"id": app.merge_contacts(body["primary"], body["merge"], at=at)})
+            moved = re.fullmatch(r"/contacts/(\d+)/(restore|gdpr-delete)", path)
+            if moved and method == "POST":
+                if moved.group(2) == "restore":
+                    app.restore_contact(moved.group(1), at=at)
+                    return json_response(200, app.get_contact(moved.group(1)))
+                app.gdpr_delete_contact(moved.group(1))
+                return Response(status=204)
             m = re.fullmatch(r"/contacts/(\d+)(/archive)?", path)
             if m and method == "GET" and not m.group(2):
                 snap = app.get_contact(m.group(1))

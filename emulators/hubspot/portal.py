@@ -19,11 +19,12 @@ from emulators.hubspot.timefmt import iso_ms, to_ms
 
 class Portal:
     def __init__(self, *, portal_id: int, app_id: int, first_id: int, clock: Callable[[], dt.datetime],
-                 search_lag_seconds: float) -> None:
+                 search_lag_seconds: float, merge_mints_new_id: bool = True) -> None:
         self.portal_id = portal_id
         self.app_id = app_id
         self.clock = clock
         self.search_lag_seconds = search_lag_seconds  # a write shows in search this much later
+        self.merge_mints_new_id = merge_mints_new_id  # a merge creates a new record (HubSpot since 2024)
         self._first_id = first_id
         self.reset()
 

@@ -188,6 +188,12 @@ CONTACT_PROPERTIES: list[dict[str, Any]] = [
     definition("createdate", "Create Date", _DT, "date", CI, "The date that a contact entered the system"),
     definition("lastmodifieddate", "Last Modified Date", _DT, "date", CI,
         "Most recent timestamp of any property update for this contact", read_only=True),
+    # Set by merges: the ids merged into this record, and the emails of the records merged in.
+    definition("hs_merged_object_ids", "Merged Contact IDs", _S, "text", CI,
+        "The list of Contact record IDs that have been merged into this Contact", read_only=True,
+        calculated=True),
+    definition("hs_additional_emails", "Additional email addresses", _S, "text", CI,
+        "A set of additional email addresses for a contact", read_only=True),
     # Demo custom properties
     definition("utm_source", "UTM Source", _S, "text", "syncd_demo", "utm_source of the converting visit", custom=True),
     definition("utm_medium", "UTM Medium", _S, "text", "syncd_demo", "utm_medium of the converting visit", custom=True),

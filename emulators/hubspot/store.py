@@ -38,6 +38,7 @@ class Contact:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     archived: bool = False
     archived_ms: int | None = None
+    merged_into: int | None = None      # merged away: its id now names this contact (``merges``)
 
 
 class ContactStore:
@@ -145,8 +146,12 @@ class ContactStore:
     def archive(self, c: Contact, at_ms: int) -> None:
         if c.archived:
             return
-        self.version += 1
         c.archived, c.archived_ms = True, at_ms
+        self.unindex(c)
+
+    def unindex(self, c: Contact) -> None:
+        """Out of search, the listing and the email index (archived, merged away or purged)."""
+        self.version += 1
         i = bisect.bisect_left(self.ids, c.id)
         if i < len(self.ids) and self.ids[i] == c.id:
             del self.ids[i]
@@ -158,6 +163,17 @@ class ContactStore:
         if email and self._emails.get(email.lower()) == c.id:
             del self._emails[email.lower()]
 
+    def claim_email(self, c: Contact, email: str) -> None:
+        """``c`` is the contact this email names (a merge's survivor takes its primary's email)."""
+        self._emails[email.lower()] = c.id
+
+    def reinstate(self, c: Contact) -> None:
+        """Back in the id list and the email index (restored from the recycle bin)."""
+        self.version += 1
+        bisect.insort(self.ids, c.id)
+        if c.props.get("email"):
+            self.claim_email(c, c.props["email"])
+
     # -- reads
 
     def email_owner(self, email: str | None) -> int | None:
@@ -167,21 +183,31 @@ class ContactStore:
 
     def live(self, cid: int) -> Contact | None:
         c = self.by_id.get(cid)
-        return c if c is not None and not c.archived else None
+        return c if c is not None and not c.archived and c.merged_into is None else None
 
-    def resolve(self, raw_id: Any, id_property: str | None, *, archived: bool = False) -> Contact | None:
-        """The contact an API input names (by id, email or another unique property)."""
+    def follow(self, c: Contact | None) -> Contact | None:
+        """The contact a merged-away one now is (itself when it was never merged away)."""
+        while c is not None and c.merged_into is not None:
+            c = self.by_id.get(c.merged_into)
+        return c
+
+    def resolve(self, raw_id: Any, id_property: str | None, *, archived: bool = False,
+                follow_merges: bool = False) -> Contact | None:
+        """The contact an API input names (by id, email or another unique property). A merged-away
+        id names nothing, except where ``follow_merges`` (single-record GET and PATCH) leads it to
+        the contact it was merged into."""
         text = str(raw_id).strip() if raw_id is not None else ""
         if id_property in (None, "", "hs_object_id"):
             if not text.isdigit():
                 return None
             c = self.by_id.get(int(text))
+            c = self.follow(c) if follow_merges else c
         elif id_property == "email":
             owner = self.email_owner(text)
             c = self.by_id.get(owner) if owner is not None else None
         else:
             c = next((x for x in self.by_id.values() if x.props.get(id_property) == text), None)
-        if c is None or c.archived != archived:
+        if c is None or c.archived != archived or c.merged_into is not None:
             return None
         return c
 

@@ -32,7 +32,8 @@ def run_forward(loaded: Loaded, store: StateStore, connectors: Connectors, *, dr
                 full: bool = False, progress: Progress | None = None,
                 should_stop: Callable[[], bool] | None = None) -> RunResult:
     leg = ForwardLeg(mapping=loaded.mapping, source=connectors.contacts, sink=connectors.leads, store=store,
-                     pipeline=loaded.settings.sync.pipeline, should_stop=should_stop)
+                     pipeline=loaded.settings.sync.pipeline, should_stop=should_stop,
+                     archived_scan_every=dt.timedelta(minutes=loaded.settings.sync.archived_scan_minutes))
     try:
         return runner(loaded, store, connectors, progress).run(leg, dry_run=dry_run, full=full,
                                                                should_stop=should_stop)

@@ -43,7 +43,8 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         rejections = store.list_rejections(pipeline, limit)
         feedback_rejections = OutcomeStore(store).list_rejections(pipeline, limit)
         links, rejected_total = store.count_links(pipeline), store.count_rejections(pipeline)
-        moved = store.count_moved(pipeline)
+        moved_leads = store.count_moved(pipeline)          # Salesforce Leads deleted or merged away
+        moved_contacts = store.count_moves(pipeline)       # HubSpot contacts merged, archived or deleted
         lease, now = current_lease(store, pipeline), database_clock(store.engine)()
     finally:
         store.close()
@@ -51,7 +52,7 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
     if as_json:
         print(json.dumps({
             "pipeline": pipeline, "linked_contacts": links, "rejected_records": rejected_total,
-            "moved_leads": moved,
+            "moved_leads": moved_leads, "moved_contacts": moved_contacts,
             "lock": {**lease.as_dict(now), "holder_running": running} if lease else None,
             "runs": [r.model_dump(mode="json") for r in runs],
             "watermarks": {c.name: c.value for c in cursors},
@@ -62,10 +63,13 @@ def status(config_path: Path | None, as_json: bool, limit: int) -> None:
         return
     stdout.print(f"pipeline [bold]{pipeline}[/bold]: {links} contacts linked to Salesforce, "
                  f"{rejected_total} rejected records", highlight=False)
-    if moved:
-        stdout.print(f"{moved.get('deleted', 0)} contacts unlinked (their Lead was deleted in Salesforce), "
-                     f"{moved.get('held', 0)} held (merged into another contact's Lead: someone decides)",
+    if moved_leads:
+        stdout.print(f"{moved_leads.get('deleted', 0)} contacts unlinked (their Lead was deleted in Salesforce), "
+                     f"{moved_leads.get('held', 0)} held (merged into another contact's Lead: someone decides)",
                      highlight=False)
+    if moved_contacts:      # HubSpot contacts merged, archived or deleted (README "Records that move")
+        stdout.print("contacts that moved (kind/action): " + ", ".join(
+            f"{k} {n}" for k, n in sorted(moved_contacts.items())), highlight=False)
     stdout.print(console.lock_line(lease, now, running), highlight=False)
     for line in console.skew_lines({c.name: c.value for c in cursors}):
         stdout.print(line, highlight=False)

@@ -203,6 +203,10 @@ class SyncSettings(_Section):
                           description="Name for state rows, locks and logs ([a-z0-9-]+).")
     dry_run: bool = Field(False, description="Read and plan both legs, but write nothing to "
                                              "Salesforce or HubSpot.")
+    archived_scan_minutes: int = Field(
+        60, ge=0, le=10080, description="How often the forward leg lists HubSpot's archived contacts (the "
+                                        "recycle bin) for linked contacts that left; 0: every run. "
+                                        "`run --once --full` always scans.")
 
     @field_validator("pipeline")
     @classmethod

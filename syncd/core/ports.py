@@ -21,6 +21,7 @@ from syncd.core.records import (
     ContactWriteResult,
     ExistingLead,
     Filter,
+    GoneContact,
     LeadWrite,
     SalesforceLead,
     WriteResult,
@@ -68,6 +69,15 @@ class ContactSource(Protocol):
 
     def server_skew(self) -> float | None:
         """The source's clock minus this host's, in seconds, from its latest answer (None before any)."""
+        ...
+
+    def archived_contacts(self) -> Iterator[Page[GoneContact]]:
+        """Every contact in the source's recycle bin (deleted, still restorable), a page at a time."""
+        ...
+
+    def trace_contacts(self, ids: Sequence[str]) -> list[GoneContact]:
+        """Where these contacts went, for ids the source no longer answers for: archived, deleted
+        for good, or merged into another contact. Ids still live are left out."""
         ...
 
 

@@ -39,6 +39,7 @@ class Contact:
     properties: dict[str, str | None]
     history: dict[str, tuple[HistoryEntry, ...]] = field(default_factory=dict)
     complete: bool = True
+    merged_ids: tuple[str, ...] = ()    # contacts merged into this one (their ids now name it)
 
     @property
     def email(self) -> str | None:
@@ -131,6 +132,29 @@ class ExistingLead:
     created_date: str = ""
     deleted: bool = False               # IsDeleted (read through queryAll)
     master_id: str | None = None        # MasterRecordId: the Lead a merge kept instead of this one
+
+
+@dataclass(frozen=True)
+class GoneContact:
+    """A contact no longer where syncd left it: ``archived`` (restorable), ``deleted`` (for good,
+    e.g. a GDPR delete) or ``merged`` into the contact ``into``."""
+
+    hubspot_id: str
+    kind: str                           # archived | deleted | merged
+    into: str | None = None
+    at: str | None = None               # when, if the source says (ISO 8601)
+
+
+@dataclass(frozen=True)
+class Move:
+    """What syncd did about a contact that moved, as state records it: the Lead's link ``moved``
+    to the surviving contact, or the mapping's ``archived_contact`` action (leave, mark, unlink)."""
+
+    hubspot_id: str
+    kind: str                           # archived | deleted | merged
+    action: str                         # moved | leave | mark | unlink
+    lead_id: str | None = None
+    into: str | None = None             # merged: the surviving contact
 
 
 # -- the back leg: Salesforce outcomes -> HubSpot --------------------------------------------

@@ -130,6 +130,26 @@ class DeletedLeadRule(_Closed):
                     "recreate: create a new Lead for the contact (now, or on its next edit).")
 
 
+class ArchivedContactRule(_Closed):
+    """What to do with the Lead of a HubSpot contact that was archived, deleted for good (GDPR) or
+    merged into a contact that has a Lead of its own. syncd never writes that contact again and
+    never creates a Lead for it again, whatever the action."""
+
+    action: Literal["leave", "mark", "unlink"] = Field(
+        default="leave",
+        description="leave: change nothing in Salesforce; mark: set `field` to `value` on the Lead; unlink: "
+                    "clear the Lead's external id (the Lead stays, outcomes stop flowing back).")
+    field: str | None = Field(default=None, pattern=_SF_FIELD_NAME,
+                              description="mark: the Lead field to set (e.g. a checkbox HubSpot_Deleted__c).")
+    value: str | int | float | bool | None = Field(default=None, description="mark: the value it is set to.")
+
+    @model_validator(mode="after")
+    def _mark_needs_a_field(self) -> ArchivedContactRule:
+        if self.action == "mark" and (self.field is None or self.value is None):
+            raise ValueError("action mark needs `field` and `value` (the Lead field to set, and to what)")
+        return self
+
+
 class SalesforceTarget(_Closed):
     object: Literal["Lead"] = Field(default="Lead", description="Salesforce object created for each lead.")
     external_id_field: str = Field(
@@ -139,6 +159,7 @@ class SalesforceTarget(_Closed):
         default=True, description="Link a contact to an existing Lead with the same email instead of creating one.")
     converted: ConvertedRule = Field(default_factory=ConvertedRule)
     deleted_lead: DeletedLeadRule = Field(default_factory=DeletedLeadRule)
+    archived_contact: ArchivedContactRule = Field(default_factory=ArchivedContactRule)
 
 
 class Brief(_Closed):
@@ -246,4 +267,5 @@ class Mapping(_Closed):
         data = self.model_dump(mode="json", by_alias=True)
         if data.get("template_budget") is None:   # the default budget: the same mapping as before there was one
             data.pop("template_budget", None)
+        data["salesforce"].pop("archived_contact", None)   # renders nothing: acts only on contacts that left
         return digest(data)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from syncd.core.digest import digest
-from syncd.core.records import Contact, ExistingLead, LeadWrite, Link, Rejection, WriteResult
+from syncd.core.records import Contact, ExistingLead, LeadWrite, Link, Move, Rejection, WriteResult
 from syncd.mapping.model import Mapping as LeadMapping
 from syncd.mapping.templates import RenderStopped
 from syncd.mapping.transform import FieldError, qualifies, render_fields
@@ -48,6 +48,7 @@ class Write:
     unmarked: bool | None = None        # the Lead does not carry our external id (a contact_update's Lead)
     former_lead_id: str | None = None   # the Lead this write follows away from (deleted or merged)
     move: str | None = None             # merged | recreated: the event to log once Salesforce accepts it
+    replaces: str | None = None         # takes over this merged-away contact's Lead (itself: relinks it)
 
     def lead_write(self) -> LeadWrite:
         return LeadWrite(self.kind, self.fields, self.target_id)
@@ -235,6 +236,9 @@ class ForwardCommit:
     deleted: list[Write] = field(default_factory=list)         # refused as deleted: follow to the master
     events: list[lead_moves.Event] = field(default_factory=list)    # Leads that moved, for the runner to log
     counts: Counter = field(default_factory=Counter)
+    moves: list[Move] = field(default_factory=list)            # contacts that moved (syncd.plan.contact_moves)
+    restored: list[str] = field(default_factory=list)          # contacts back from the recycle bin
+    scanned_at: str | None = None                              # the archived scan listed the recycle bin
 
 
 def confirm(writes: Sequence[Write], results: Sequence[WriteResult]) -> ForwardCommit:

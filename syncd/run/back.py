@@ -184,7 +184,8 @@ class BackLeg:
     # -- gather and plan ------------------------------------------------------------------------
     def _facts(self, leads: list[SalesforceLead]) -> FeedbackFacts:
         links = self.store.links_for(self.pipeline, [lead.hubspot_id for lead in leads if lead.hubspot_id])
-        linked = frozenset(links)
+        # A contact archived, deleted or merged away gets no outcome (syncd.run.moves): HubSpot would refuse it.
+        linked = frozenset(links) - frozenset(self.store.moves_for(self.pipeline, links))
         facts = FeedbackFacts(linked, self.outcomes.states_for(self.pipeline, linked),
                               self.outcomes.rejections_for(self.pipeline, linked))
         candidates = planner.lifecycle_candidates(leads, facts, self.feedback)

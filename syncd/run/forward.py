@@ -5,7 +5,9 @@ full contacts that may have changed; the Leads already carrying the new contacts
 up beside the batch read), plan (``syncd.plan.forward``), then write upserts and updates in full
 calls of 200 and commit what Salesforce answered. A write refused because Sales converted the
 Lead meanwhile is followed to the Lead's Contact in the same task; one refused because the Lead
-was deleted or merged away is followed to its master, or unlinked (``syncd.plan.lead_moves``).
+was deleted or merged away in Salesforce is followed to its master, or unlinked
+(``syncd.plan.lead_moves``). HubSpot contacts that merged, left or came back (``syncd.run.moves``)
+are gathered with each page, and the archived scan, when due, is the window's last page.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from syncd.plan import forward as planner
 from syncd.plan.forward import ForwardCommit, ForwardFacts, Write
 from syncd.plan.lead_moves import COUNTS, Event
 from syncd.run.leg import Prepared, Written
+from syncd.run.moves import SCAN_CURSOR, ContactMoves, GonePage, Moving
 
 FUTURE_MARGIN_SECONDS = 300       # HubSpot stamps edits itself: later than this is not clock jitter
 log = structlog.get_logger("syncd.run")
@@ -46,7 +49,8 @@ class ForwardLeg:
     source_system = "hubspot"
 
     def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore,
-                 pipeline: str, should_stop: Callable[[], bool] | None = None) -> None:
+                 pipeline: str, should_stop: Callable[[], bool] | None = None,
+                 archived_scan_every: dt.timedelta = dt.timedelta(hours=1)) -> None:
         self.mapping = mapping
         self.should_stop = should_stop       # also asked while templates render
         self.source = source
@@ -58,6 +62,8 @@ class ForwardLeg:
         self.history = tuple(mapping.history_properties())
         self.external_id_field = mapping.salesforce.external_id_field
         self._lookups = ThreadPoolExecutor(2, thread_name_prefix="forward-lookup")
+        self.moves = ContactMoves(mapping=mapping, source=source, sink=sink, store=store, pipeline=pipeline,
+                                  scan_every=archived_scan_every, should_stop=should_stop)
 
     def close(self) -> None:
         self._lookups.shutdown(wait=False, cancel_futures=True)
@@ -93,13 +99,18 @@ class ForwardLeg:
             fresh = [c for c in page.items if c.id not in seen]
             seen.update(c.id for c in fresh)
             yield Page(fresh, page.total)
+        if self.moves.due(window):      # after the window: merges seen in it are handled by then
+            yield self.moves.scan()
 
     # -- gather and plan ------------------------------------------------------------------------
     def prepare(self, page: Page[Contact]) -> Prepared[ForwardCommit, Write]:
+        if isinstance(page, GonePage):
+            return self.moves.prepare(page)     # type: ignore[return-value]
         contacts = page.items
         ids = [c.id for c in contacts]
         future = self._dated_in_the_future(contacts)
-        links = self.store.links_for(self.pipeline, ids)
+        moving = self.moves.gather(contacts, self.store.links_for(self.pipeline, ids))
+        links = moving.links
         rejections = self.store.rejections_for(self.pipeline, ids)
         emails = planner.email_lookups(contacts, links, self.mapping)
         lookup = self._lookups.submit(self._leads_by_email, emails) if emails else None
@@ -110,13 +121,22 @@ class ForwardLeg:
             contacts = [read.get(c.id, c) for c in contacts if c.complete or c.id in read or c.id not in to_read]
         existing = lookup.result() if lookup is not None else []
         plan = planner.plan(contacts, ForwardFacts(links, rejections, existing), self.mapping, stop=self.should_stop)
-        commit = ForwardCommit(links=plan.links, rejections=plan.rejections, resolved=plan.resolved) \
-            if plan.links or plan.rejections or plan.resolved else None
-        writes: dict[str, list[Write]] = {}
-        for write in plan.writes:     # upserts go by external id, the rest by Id: one call each
+        if plan.stopped:
+            moving = Moving()
+        restored = moving.restored_now()
+        commit = ForwardCommit(links=plan.links, rejections=plan.rejections, resolved=plan.resolved,
+                               restored=restored) if plan.links or plan.rejections or plan.resolved or restored else None
+        aimed = moving.aim(plan.writes)
+        writes: dict[str, list] = {}
+        for write in aimed:           # upserts go by external id, the rest by Id: one call each
             writes.setdefault("upsert" if write.kind == "upsert" else "update", []).append(write)
-        return Prepared(plan.counts() + Counter(read=len(page.items), future_dated=len(future)), commit, writes,
-                        plan.rejections, plan.writes, read=len(page.items), total=page.total)
+        if moving.gone.recorded:      # merged away beside a survivor with its own Lead, action leave
+            commit = commit or ForwardCommit()
+            commit.moves += moving.gone.recorded
+        if moving.gone.writes:
+            writes["gone"] = list(moving.gone.writes)
+        counts = plan.counts() + moving.counts() + Counter(read=len(page.items), future_dated=len(future))
+        return Prepared(counts, commit, writes, plan.rejections, aimed, read=len(page.items), total=page.total)
 
     def _dated_in_the_future(self, contacts: list[Contact]) -> list[str]:
         """Contacts whose lastmodifieddate is ahead of HubSpot's own clock (a bad import, a skewed
@@ -146,12 +166,15 @@ class ForwardLeg:
                  duration_ms=round((time.monotonic() - started) * 1000))
         return commit
 
-    def write(self, group: str, items: list[Write]) -> Written[ForwardCommit]:
+    def write(self, group: str, items: list) -> Written[ForwardCommit]:
+        if group == "gone":
+            return self.moves.write(items)
         commit = self._send(items)
         if commit.converted:
             self._follow_converted(commit)
         if commit.deleted:
             self._follow_deleted(commit)
+        self.moves.confirmed(items, commit)
         return Written(commit, commit.counts, commit.rejections, records=len(items))
 
     def _follow_converted(self, commit: ForwardCommit) -> None:
@@ -193,8 +216,11 @@ class ForwardLeg:
                 commit.counts.update(followed.counts)
 
     def commit(self, commit: ForwardCommit, run_id: str, cursors: dict[str, str] | None) -> None:
+        if commit.scanned_at:
+            cursors = {**(cursors or {}), SCAN_CURSOR: commit.scanned_at}
         self.store.commit_batch(self.pipeline, links=commit.links, rejections=commit.rejections,
-                                resolved=commit.resolved, run_id=run_id, cursors=cursors)
+                                resolved=commit.resolved, run_id=run_id, cursors=cursors, moves=commit.moves,
+                                restored=commit.restored)
 
 
 def _log_moves(events: list[Event]) -> None:

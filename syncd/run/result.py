@@ -11,7 +11,8 @@ from syncd.core.records import Rejection
 from syncd.core.window import Window
 
 FORWARD_COUNTS = ("read", "created", "updated", "linked_by_email", "contact_updates", "unchanged", "rejected",
-                  "still_rejected", "skipped_converted", "not_qualified", "future_dated")
+                  "still_rejected", "skipped_converted", "not_qualified", "future_dated", "merged", "archived",
+                  "deleted", "restored", "move_failed")
 BACK_COUNTS = ("read", "leads_read", "opportunities_read", "ignored", "updated", "would_update", "unchanged",
                "no_outcome", "rejected", "still_rejected", "lifecycle_moved", "lifecycle_kept")
 
