@@ -257,3 +257,31 @@ def test_a_gdpr_deleted_contact_is_noticed_through_its_next_outcome_and_unlinked
     # The unlinked Lead is no longer read by the back leg; nothing is refused any more.
     syncd.salesforce.update("Lead", lead["Id"], {"Status": "Closed - Not Converted", "Unqualified_Reason__c": "No Budget"})
     assert cycle(syncd).back.counts["rejected"] == 0
+
+
+def test_a_merge_of_a_contact_whose_lead_sales_converted_keeps_its_outcomes_flowing_to_the_survivor(ready, tmp_path):
+    """The contact's stage moved on with its Opportunity, so the survivor no longer qualifies and
+    search never returns it: the back leg's next outcome for the old id is refused, the scan
+    traces the id to the survivor and relinks, and the outcome reaches the survivor. A converted
+    Lead cannot take the survivor's id, so the back leg reads it by Id from then on."""
+    syncd = ready
+    configure(syncd, tmp_path)
+    (handed,) = syncd.hubspot.create_contacts(qualified(1))
+    (other,) = syncd.hubspot.create_contacts([SUBSCRIBER])
+    cycle(syncd)
+    lead = syncd.leads_by_hubspot_id()[handed]
+    converted = syncd.salesforce.convert_lead(lead["Id"], opportunity={"StageName": "Prospecting", "Amount": 900})
+    cycle(syncd)
+    assert props(syncd, handed)["syncd_outcome"] == "opportunity"
+    survivor = syncd.hubspot.merge_contacts(handed, other)
+    cycle(syncd)
+    syncd.salesforce.update("Opportunity", converted["opportunity_id"], {"StageName": "Closed Won"})
+    for _ in range(3):
+        cycle(syncd)
+    assert len(syncd.leads()) == 1                                   # no second Lead
+    links, moves = state_of(syncd)
+    assert links == {survivor: lead["Id"]} and moves[handed].into == survivor
+    assert props(syncd, survivor)["syncd_outcome"] == "won"
+    syncd.salesforce.update("Opportunity", converted["opportunity_id"], {"Amount": 1500})
+    cycle(syncd)
+    assert props(syncd, survivor)["syncd_opportunity_amount"] in ("1500", "1500.0")

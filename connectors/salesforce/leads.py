@@ -64,10 +64,10 @@ class SalesforceLeads:
 
     # -- reads ----------------------------------------------------------------------------
     def find_leads(self, *, external_id_field: str, emails: Sequence[str] = (),
-                   external_ids: Sequence[str] = ()) -> list[ExistingLead]:
+                   external_ids: Sequence[str] = (), ids: Sequence[str] = ()) -> list[ExistingLead]:
         found: list[ExistingLead] = []
         fields = select(("Id", "Email", "IsConverted", "ConvertedContactId", "CreatedDate", external_id_field))
-        for where, values in (("Email", emails), (external_id_field, external_ids)):
+        for where, values in (("Email", emails), (external_id_field, external_ids), ("Id", ids)):
             def render(chunk: list[str], where: str = where) -> str:
                 return format_soql(f"SELECT {fields} FROM Lead WHERE {where} IN {{values}} ORDER BY CreatedDate, Id",
                                    values=chunk)

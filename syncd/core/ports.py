@@ -87,8 +87,8 @@ class LeadSink(Protocol):
     system: str
 
     def find_leads(self, *, external_id_field: str, emails: Sequence[str] = (),
-                   external_ids: Sequence[str] = ()) -> list[ExistingLead]:
-        """Leads whose email (case-insensitive) or external id is one of these."""
+                   external_ids: Sequence[str] = (), ids: Sequence[str] = ()) -> list[ExistingLead]:
+        """Leads whose email (case-insensitive), external id or Id is one of these."""
         ...
 
     def trace_leads(self, *, external_id_field: str, lead_ids: Sequence[str]) -> list[ExistingLead]:

@@ -293,7 +293,8 @@ def follow_converted(refused: Sequence[Write], leads: Iterable[ExistingLead],
     writes: list[Write] = []
     skipped: list[Link] = []
     for write in refused:
-        lead = by_external_id.get(write.hubspot_id) or by_id.get(write.target_id or "")
+        aimed = by_id.get(write.target_id or "") if write.kind != "upsert" else None
+        lead = aimed or by_external_id.get(write.hubspot_id) or by_id.get(write.target_id or "")
         if lead is None:
             continue
         if mapping.salesforce.converted.action == "skip" or not lead.converted_contact_id:

@@ -180,8 +180,11 @@ class ForwardLeg:
     def _follow_converted(self, commit: ForwardCommit) -> None:
         """Leads Sales converted since we last wrote: write to their Contact, or skip."""
         refused, commit.converted = commit.converted, []
+        # An upsert's Lead is found by the contact's id; a write by Id names its Lead, which may not
+        # carry the id (matched by email, or taken over from a merged-away contact).
         leads = self.sink.find_leads(external_id_field=self.external_id_field,
-                                     external_ids=[w.hubspot_id for w in refused])
+                                     external_ids=[w.hubspot_id for w in refused if w.kind == "upsert"],
+                                     ids=[w.target_id for w in refused if w.kind != "upsert" and w.target_id])
         contact_writes, skipped = planner.follow_converted(refused, leads, self.mapping)
         log.info("salesforce.converted_leads", refused=len(refused), contact_updates=len(contact_writes),
                  skipped=len(skipped))
