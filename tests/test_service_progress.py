@@ -44,8 +44,9 @@ def test_no_cycle_means_no_silence_to_judge(clock):
     lambda progress, calls: progress.started(200),
     lambda progress, calls: progress.read(200, None),
     lambda progress, calls: progress.written(200),
+    lambda progress, calls: progress.working(),
     lambda progress, calls: calls.update(salesforce=calls["salesforce"] + 1),
-], ids=["started", "page-read", "batch-written", "api-request-sent"])
+], ids=["started", "page-read", "batch-written", "templates-rendering", "api-request-sent"])
 def test_each_sign_of_progress_restarts_the_silence(clock, move):
     calls = {"hubspot": 3, "salesforce": 1}
     progress = CycleProgress(10, clock=clock)

@@ -287,3 +287,45 @@ def test_the_first_sigterm_stops_run_once_while_a_runaway_template_renders(syncd
         store.close()
     assert syncd.leads_by_hubspot_id() == {} and len(ids) == 10
     assert_logs_are_documented_json_without_secrets(run, syncd)
+
+
+def test_templates_spending_their_budget_count_as_progress_for_the_watchdog(syncd, tmp_path):
+    """A page of contacts whose templates each run their whole budget takes minutes with no read
+    or write; the service's stall judgement (``CycleProgress``) must hear from the rendering, or
+    such a mapping would get the service restarted over and over by its watchdog."""
+    from syncd import app
+    from syncd.app.connectors import Connectors
+    from syncd.app.cycle import run_forward
+    from syncd.service.progress import CycleProgress
+
+    class Clock:
+        now = 0.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    watched = CycleProgress(10, clock=clock)
+    heard: list[float] = []
+    rendering = watched.working
+
+    def working() -> None:
+        heard.append(clock.now)
+        rendering()
+        clock.now += 1.0                 # every look from the renderer: one more second of silence otherwise
+
+    watched.working = working            # type: ignore[method-assign]
+    syncd.hubspot.create_contacts(qualified(2))
+    syncd.write_config(mapping=write_mapping(tmp_path, NESTED_FINITE + "{{ firstname }}", {"seconds": 60}))
+    loaded = app.load(syncd.stack.config_path, env={})
+    store = app.open_store(loaded.settings)
+    connectors = Connectors.build(loaded)
+    try:
+        watched.begin()
+        result = run_forward(loaded, store, connectors, progress=watched)
+        assert result.counts["created"] == 2
+        assert len(heard) > 20                                  # the renderer's looks reached the watcher
+        assert watched.stalled_for() is None                    # ... each one restarting the silence
+    finally:
+        connectors.close()
+        store.close()

@@ -31,8 +31,15 @@ def runner(loaded: Loaded, store: StateStore, connectors: Connectors, progress: 
 def run_forward(loaded: Loaded, store: StateStore, connectors: Connectors, *, dry_run: bool = False,
                 full: bool = False, progress: Progress | None = None,
                 should_stop: Callable[[], bool] | None = None) -> RunResult:
+    watcher = progress or NoProgress()
+
+    def stop_or_work() -> bool:
+        """Asked while templates render (every few steps): a busy render is progress, not a hang."""
+        watcher.working()
+        return should_stop() if should_stop is not None else False
+
     leg = ForwardLeg(mapping=loaded.mapping, source=connectors.contacts, sink=connectors.leads, store=store,
-                     pipeline=loaded.settings.sync.pipeline, should_stop=should_stop,
+                     pipeline=loaded.settings.sync.pipeline, should_stop=stop_or_work,
                      archived_scan_every=dt.timedelta(minutes=loaded.settings.sync.archived_scan_minutes))
     try:
         return runner(loaded, store, connectors, progress).run(leg, dry_run=dry_run, full=full,

@@ -68,6 +68,9 @@ class RunProgress:
     def written(self, records: int) -> None:
         self._progress.update(self._write, advance=records)
 
+    def working(self) -> None:
+        pass           # the bars move with reads and writes; rendering shows as the spinner
+
 
 def run_summary(result: RunResult) -> Table:
     status_style = {"ok": "green", "partial": "yellow", "failed": "red", "dry_run": "cyan"}.get(result.status, "")

@@ -167,10 +167,15 @@ class Progress(Protocol):
     def started(self, total: int | None) -> None: ...
     def read(self, records: int, total: int | None) -> None: ...
     def written(self, records: int) -> None: ...
+    def working(self) -> None:
+        """The cycle works between a read and a write (templates render): not stuck, just busy."""
 
 
 class NoProgress:
     def started(self, total: int | None) -> None:
+        pass
+
+    def working(self) -> None:
         pass
 
     def read(self, records: int, total: int | None) -> None:

@@ -103,6 +103,11 @@ class CycleProgress:
     def written(self, records: int) -> None:
         self._moved()
 
+    def working(self) -> None:
+        # Templates rendering: each contact's render is bounded (``syncd.mapping.budget``), so a
+        # page of contacts that each spend their whole budget moves, slowly, and is not a hang.
+        self._moved()
+
     def _moved(self) -> None:
         with self._lock:
             if self._moved_at is not None:
