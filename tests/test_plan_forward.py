@@ -59,6 +59,18 @@ def test_email_match_links_to_the_existing_lead_instead_of_creating_one():
     assert write.lead_write().fields["HubSpot_Contact_Id__c"] == "1"   # the link is written to Salesforce too
 
 
+def test_an_email_matching_duplicate_leads_links_the_oldest_and_names_the_others():
+    existing = [ExistingLead("00QB", "Ann@Example.com", None, False, None, "2026-02-01"),
+                ExistingLead("00QA", "ann@example.com", None, False, None, "2026-01-01"),
+                ExistingLead("00QC", "ANN@example.com", "999", False, None, "2025-12-01")]   # another contact's
+    result = plan([contact("1", email="ann@example.com")], existing=existing)
+    (write,) = result.writes
+    assert (write.kind, write.target_id) == ("lead_update", "00QA")
+    assert result.ambiguous == {"1": ("00QA", ["00QB"])} and result.counts()["ambiguous_email"] == 1
+    single = plan([contact("1", email="ann@example.com")], existing=existing[1:])
+    assert single.ambiguous == {} and single.writes[0].target_id == "00QA"
+
+
 def test_email_match_ignores_a_lead_claimed_by_another_contact():
     existing = [ExistingLead("00QA", "a@example.com", "999", False, None)]
     assert plan([contact("1", email="a@example.com")], existing=existing).writes[0].kind == "upsert"

@@ -75,13 +75,16 @@ class ForwardPlan:
     skipped_converted: list[str] = field(default_factory=list)
     unlinked: list[str] = field(default_factory=list)          # the Lead was deleted; the mapping says unlink
     held: list[str] = field(default_factory=list)              # merged into another contact's Lead
+    # Contacts whose email matched several unclaimed Leads (duplicates in Salesforce, often differing
+    # only in case): hubspot id -> (the Lead linked: the oldest, the others). Linked, but said aloud.
+    ambiguous: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     stopped: bool = False              # a stop request cut rendering short: an empty plan, write nothing
 
     def counts(self) -> Counter:
         return Counter(unchanged=len(self.unchanged), still_rejected=len(self.still_rejected),
                        not_qualified=len(self.not_qualified), skipped_converted=len(self.skipped_converted),
                        rejected=len(self.rejections), skipped_unlinked=len(self.unlinked),
-                       skipped_held=len(self.held))
+                       skipped_held=len(self.held), ambiguous_email=len(self.ambiguous))
 
 
 # -- what to gather ------------------------------------------------------------------------------
@@ -214,7 +217,11 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping,
             result.still_rejected.append(contact.id)
             continue
         if link is None and write.email and mapping.salesforce.match_by_email:
-            lead = _pick_lead(matches.get(write.email.strip().lower(), []), contact.id)
+            candidates = matches.get(write.email.strip().lower(), [])
+            lead = _pick_lead(candidates, contact.id)
+            others = [c.id for c in candidates if lead is not None and c.id != lead.id and not c.external_id]
+            if others and lead is not None and lead.external_id != contact.id:
+                result.ambiguous[contact.id] = (lead.id, others)
             if lead is not None:
                 aimed = _target(write, lead, mapping, result)
                 if aimed is None:

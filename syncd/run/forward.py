@@ -135,6 +135,9 @@ class ForwardLeg:
             commit.moves += moving.gone.recorded
         if moving.gone.writes:
             writes["gone"] = list(moving.gone.writes)
+        for hubspot_id, (lead_id, others) in plan.ambiguous.items():
+            log.warning("salesforce.email_match_ambiguous", hubspot_id=hubspot_id, lead_id=lead_id,
+                        other_lead_ids=others, action="linked to the oldest; merge the duplicates in Salesforce")
         counts = plan.counts() + moving.counts() + Counter(read=len(page.items), future_dated=len(future))
         return Prepared(counts, commit, writes, plan.rejections, aimed, read=len(page.items), total=page.total)
 
