@@ -36,6 +36,15 @@ def props(syncd: Syncd, hubspot_id: str) -> dict[str, str]:
     return syncd.hubspot.get_contact(hubspot_id)["properties"]
 
 
+def lock_contact_once(syncd: Syncd, hubspot_id: str) -> None:
+    """HubSpot's next batch update refuses this contact as LOCKED (a passing refusal, retried)."""
+    syncd.hubspot.inject_fault("POST", "/batch/update", 207, {
+        "status": "COMPLETE", "results": [], "numErrors": 1, "startedAt": "2026-11-26T00:00:00Z",
+        "completedAt": "2026-11-26T00:00:01Z",
+        "errors": [{"status": "error", "category": "LOCKED", "message": "Contact is locked",
+                    "context": {"ids": [hubspot_id]}}]})
+
+
 def hubspot_writes(syncd: Syncd) -> int:
     """Requests that change HubSpot data (searches and batch reads are POSTs but read)."""
     return sum(1 for e in syncd.hubspot.requests.entries()

@@ -25,6 +25,7 @@ from tests.feedback_helpers import (  # noqa: F401 - clock, syncd and ready are 
     cycle,
     hand_over,
     hubspot_writes,
+    lock_contact_once,
     props,
     ready,
     syncd,
@@ -262,11 +263,7 @@ def test_run_once_reports_both_legs(ready, capsys):
 def test_an_outcome_hubspot_refused_for_a_passing_reason_is_retried_next_run_though_nothing_changed(ready):
     (hubspot_id,), leads = hand_over(ready, 1)
     ready.salesforce.update("Lead", leads[hubspot_id]["Id"], {"Status": "Working - Contacted"})
-    ready.hubspot.inject_fault("POST", "/batch/update", 207, {
-        "status": "COMPLETE", "results": [], "numErrors": 1, "startedAt": "2026-11-26T00:00:00Z",
-        "completedAt": "2026-11-26T00:00:01Z",
-        "errors": [{"status": "error", "category": "LOCKED", "message": "Contact is locked",
-                    "context": {"ids": [hubspot_id]}}]})
+    lock_contact_once(ready, hubspot_id)
     first = cycle(ready).back
     assert [(r.hubspot_id, r.code, r.retryable) for r in first.rejections] == [(hubspot_id, "LOCKED", True)]
     assert props(ready, hubspot_id).get("syncd_outcome") in (None, "")

@@ -65,14 +65,20 @@ def events(logs: list[dict], name: str) -> list[dict]:
     return [e for e in logs if e["event"] == name]
 
 
+def handed_over_beside_a_subscriber(syncd: Syncd, tmp_path: Path) -> tuple[str, str, dict]:
+    """One qualified contact handed over as a Lead, and a subscriber (never handed over) it can be
+    merged with: (the handed-over id, the subscriber's id, the Lead)."""
+    configure(syncd, tmp_path)
+    (handed,) = syncd.hubspot.create_contacts(qualified(1))
+    (subscriber,) = syncd.hubspot.create_contacts([SUBSCRIBER])
+    cycle(syncd)
+    return handed, subscriber, syncd.leads_by_hubspot_id()[handed]
+
+
 # -- merges -------------------------------------------------------------------------------------
 def test_a_merge_into_a_new_id_moves_the_lead_to_the_survivor_and_its_outcomes_follow(ready, tmp_path):
     syncd = ready
-    configure(syncd, tmp_path)
-    (handed,) = syncd.hubspot.create_contacts(qualified(1))
-    (other,) = syncd.hubspot.create_contacts([SUBSCRIBER])
-    cycle(syncd)
-    lead = syncd.leads_by_hubspot_id()[handed]
+    handed, other, lead = handed_over_beside_a_subscriber(syncd, tmp_path)
     syncd.salesforce.update("Lead", lead["Id"], {"Status": "Working - Contacted"})
     assert cycle(syncd).back.counts["updated"] == 1 and outcome_ids(syncd) == [handed]
     survivor = syncd.hubspot.merge_contacts(handed, other)           # HubSpot mints a new id
@@ -127,11 +133,7 @@ def test_a_merge_of_two_contacts_with_leads_keeps_one_lead_and_leaves_the_other(
 
 def test_a_merge_into_a_contact_that_does_not_qualify_is_found_by_its_outcome_and_relinked(ready, tmp_path):
     syncd = ready
-    configure(syncd, tmp_path)
-    (handed,) = syncd.hubspot.create_contacts(qualified(1))
-    (primary,) = syncd.hubspot.create_contacts([SUBSCRIBER])
-    cycle(syncd)
-    lead = syncd.leads_by_hubspot_id()[handed]
+    handed, primary, lead = handed_over_beside_a_subscriber(syncd, tmp_path)
     survivor = syncd.hubspot.merge_contacts(primary, handed)       # the survivor is a subscriber: never searched
     syncd.salesforce.update("Lead", lead["Id"], {"Status": "Working - Contacted"})
     first = cycle(syncd)
@@ -265,11 +267,7 @@ def test_a_merge_of_a_contact_whose_lead_sales_converted_keeps_its_outcomes_flow
     traces the id to the survivor and relinks, and the outcome reaches the survivor. A converted
     Lead cannot take the survivor's id, so the back leg reads it by Id from then on."""
     syncd = ready
-    configure(syncd, tmp_path)
-    (handed,) = syncd.hubspot.create_contacts(qualified(1))
-    (other,) = syncd.hubspot.create_contacts([SUBSCRIBER])
-    cycle(syncd)
-    lead = syncd.leads_by_hubspot_id()[handed]
+    handed, other, lead = handed_over_beside_a_subscriber(syncd, tmp_path)
     converted = syncd.salesforce.convert_lead(lead["Id"], opportunity={"StageName": "Prospecting", "Amount": 900})
     cycle(syncd)
     assert props(syncd, handed)["syncd_outcome"] == "opportunity"

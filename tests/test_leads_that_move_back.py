@@ -16,6 +16,7 @@ from tests.feedback_helpers import (  # noqa: F401 - clock, syncd and ready are 
     clock,
     cycle,
     hand_over,
+    lock_contact_once,
     props,
     ready,
     syncd,
@@ -129,11 +130,7 @@ def test_an_outcome_hubspot_refused_for_an_email_linked_converted_lead_is_retrie
     (contact_id,) = ready.hubspot.create_contacts(qualified(1))
     cycle(ready)
     sf.update("Opportunity", converted["opportunity_id"], {"StageName": "Closed Lost", "Loss_Reason__c": "Price"})
-    ready.hubspot.inject_fault("POST", "/batch/update", 207, {
-        "status": "COMPLETE", "results": [], "numErrors": 1, "startedAt": "2026-11-26T00:00:00Z",
-        "completedAt": "2026-11-26T00:00:01Z",
-        "errors": [{"status": "error", "category": "LOCKED", "message": "Contact is locked",
-                    "context": {"ids": [contact_id]}}]})
+    lock_contact_once(ready, contact_id)
     first = cycle(ready).back
     assert [(r.hubspot_id, r.code) for r in first.rejections] == [(contact_id, "LOCKED")]
     # No look-back: the Lead is outside the next window; the retry queue reads it by Id, through the link.

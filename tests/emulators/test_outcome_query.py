@@ -9,12 +9,10 @@ import datetime as dt
 from typing import Iterator
 
 import pytest
-import requests
 from simple_salesforce import Salesforce
 
 from emulators.salesforce import SalesforceEmulator
-from emulators.server import EmulatorServer
-from emulators.tls import make_tls_material
+from tests.salesforce_org import served_org
 
 UTC = dt.timezone.utc
 WINDOW_START = dt.datetime(2026, 1, 1, tzinfo=UTC)
@@ -45,18 +43,8 @@ class Clock:
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SalesforceEmulator, Salesforce, Clock]]:
     clock = Clock()
-    emulator = SalesforceEmulator(clock=clock, session_ttl_seconds=365 * 86400)  # the clock jumps days
-    emulator.register_client("syncd", client_secret="s3cret")
-    tls = make_tls_material(tmp_path_factory.mktemp("outcome-tls"))
-    with EmulatorServer(emulator, tls) as server:
-        http = requests.Session()
-        http.trust_env = False
-        http.verify = str(tls.ca_path)
-        token = http.post(f"{server.url}/services/oauth2/token", data={
-            "grant_type": "client_credentials", "client_id": "syncd", "client_secret": "s3cret"}).json()
-        yield emulator, Salesforce(instance_url=server.url, session_id=token["access_token"], version="62.0",
-                                   session=http), clock
-        http.close()
+    with served_org(tmp_path_factory.mktemp("outcome-tls"), clock) as served:
+        yield served.emulator, served.sf, clock
 
 
 def _lead(sf: Salesforce, hubspot_id: str | None) -> str:

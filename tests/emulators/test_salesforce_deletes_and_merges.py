@@ -14,7 +14,7 @@ from simple_salesforce import Salesforce
 
 from emulators.salesforce import SalesforceEmulator, SalesforceEmulatorError
 from emulators.server import EmulatorServer
-from emulators.tls import make_tls_material
+from tests.salesforce_org import served_org
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 3, 1, tzinfo=UTC)
@@ -36,18 +36,8 @@ class Clock:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SalesforceEmulator, EmulatorServer,
                                                                        Salesforce, requests.Session, Clock]]:
     clock = Clock()
-    emulator = SalesforceEmulator(clock=clock, session_ttl_seconds=365 * 86400)
-    emulator.register_client("syncd", client_secret="s3cret")
-    tls = make_tls_material(tmp_path_factory.mktemp("moves-tls"))
-    with EmulatorServer(emulator, tls) as server:
-        http = requests.Session()
-        http.trust_env = False
-        http.verify = str(tls.ca_path)
-        token = http.post(f"{server.url}/services/oauth2/token", data={
-            "grant_type": "client_credentials", "client_id": "syncd", "client_secret": "s3cret"}).json()
-        yield emulator, server, Salesforce(instance_url=server.url, session_id=token["access_token"],
-                                           version="62.0", session=http), http, clock
-        http.close()
+    with served_org(tmp_path_factory.mktemp("moves-tls"), clock) as served:
+        yield served.emulator, served.server, served.sf, served.http, clock
 
 
 @pytest.fixture
