@@ -1,0 +1,106 @@
+"""Chaos, acceptance 1 of issue #8 ("nothing lost, nothing leaked on a bad day"): with 20 % of
+the requests to both systems meeting weather (HubSpot 429s and 503s, Salesforce 503s and
+concurrency-limit 403s, the login service's 503 pages, connections dropped before and after the
+write took effect) and the Salesforce session expiring mid-run, ONE `syncd run --once` delivers
+every new Lead and every outcome, with no duplicate, and exits 0.
+
+The weather is seeded (emulators/weather.py): the faults a run meets depend on the seed and on
+which requests it sends, not on timing. The session expires on the n-th Salesforce request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syncd.core.errors import ExitCode
+from tests.chaos_helpers import (
+    HUBSPOT_KINDS,
+    SALESFORCE_KINDS,
+    TOKEN_PATH,
+    BadDay,
+    WatchedStack,
+    assert_every_lead_exactly_once_with_every_field_right,
+    assert_every_outcome_delivered,
+    assert_state_consistent,
+    clear_weather,
+    edit_contacts,
+    new_contacts,
+    watched_stack,
+    weather,
+    weather_met,
+    work_leads,
+)
+from tests.feedback_helpers import Clock, clock  # noqa: F401 - a fixture
+from tests.test_local_faults import run_once
+
+SEEDS = [10, 62, 231]
+EXPIRE_ON = 6           # the session dies after Salesforce answered this many API requests
+
+
+@pytest.fixture
+def stack(tmp_path: Path, clock: Clock) -> Iterator[WatchedStack]:  # noqa: F811 - the fixture
+    with watched_stack(tmp_path, clock) as watched:
+        yield watched
+
+
+def expire_session_on(stack: WatchedStack, nth: int) -> list[int]:
+    """Expire every Salesforce session once ``nth`` API requests (the login aside) were handled."""
+    handled, expired = [0], []
+
+    def listener(system, request, response) -> None:  # noqa: ANN001 - see chaos_helpers.Listener
+        if system != "salesforce" or response is None or request.path == TOKEN_PATH:
+            return
+        handled[0] += 1
+        if handled[0] == nth:
+            stack.salesforce.expire_sessions()
+            expired.append(nth)
+
+    stack.requests.listener = listener
+    return expired
+
+
+def a_bad_day(syncd: WatchedStack) -> BadDay:
+    """40 contacts handed over on a good day; then Sales works 20 of their Leads five ways,
+    Marketing edits 15 (some of them converted meanwhile), and 1,000 new contacts qualify (5
+    with a Lead Sales typed in by hand), beside 25 subscribers who do not."""
+    assert syncd.cli("setup", "hubspot") == ExitCode.OK
+    day = BadDay()
+    new_contacts(syncd, day, 40, start=0, unqualified=5)
+    day.handed_over, day.new = day.new, []
+    code, _, stderr = run_once(syncd)
+    assert code == ExitCode.OK, stderr
+    work_leads(syncd, day, day.handed_over[:20])
+    edit_contacts(syncd, day, day.handed_over[15:30], "on a bad day")
+    new_contacts(syncd, day, 1000, start=1000, matched=5, unqualified=20)
+    return day
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_one_run_in_20_percent_weather_with_a_session_expiry_delivers_everything_exactly_once(stack, seed):
+    day = a_bad_day(stack)
+    stack.hubspot.requests.clear()
+    stack.salesforce.requests.clear()
+    expired = expire_session_on(stack, EXPIRE_ON)
+    weather(stack, seed, rate=0.2)
+    try:
+        code, lines, stderr = run_once(stack)
+    finally:
+        clear_weather(stack)
+        stack.requests.listener = None
+    assert code == ExitCode.OK, stderr
+
+    assert_every_lead_exactly_once_with_every_field_right(stack, day)
+    assert_every_outcome_delivered(stack, day)
+    assert_state_consistent(stack, day)
+
+    # The run really met every kind of weather, and the session really expired under it.
+    met = weather_met(stack)
+    assert met["hubspot"] == HUBSPOT_KINDS, met
+    assert met["salesforce"] == SALESFORCE_KINDS, met
+    assert stack.salesforce.requests.count(path_contains=TOKEN_PATH, status=503) >= 1, met   # a login hiccup
+    assert expired == [EXPIRE_ON]
+    assert stack.salesforce.requests.count(status=401) >= 1
+    retries = [line for line in lines if line["event"] == "remote.retry"]
+    assert {r["system"] for r in retries} == {"HubSpot", "Salesforce"}
