@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from werkzeug.wrappers import Request, Response
 
 from emulators.hubspot.errors import json_response
+from emulators.hubspot.rate_limits import RateLimiter
 from emulators.weather import DROP, RATE_LIMITED, UNAVAILABLE
 
-if TYPE_CHECKING:
-    from emulators.hubspot.app import HubSpotEmulator
+
+class Portal(Protocol):
+    """What an answer needs of the emulator (``HubSpotEmulator``): its rate limiter."""
+
+    limiter: RateLimiter
 
 KINDS = (RATE_LIMITED, UNAVAILABLE, DROP)
 _SEARCH = re.compile(r"/crm/v3/objects/(?:contacts|0-1)/search/?")
@@ -28,7 +32,7 @@ UNAVAILABLE_PAGE = ("<html>\r\n<head><title>503 Service Temporarily Unavailable<
                     "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n")
 
 
-def answer(app: "HubSpotEmulator", kind: str, request: Request) -> Response:
+def answer(app: Portal, kind: str, request: Request) -> Response:
     if kind == RATE_LIMITED:
         auth = request.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
