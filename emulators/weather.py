@@ -11,13 +11,17 @@ climate: every API request may meet a fault with probability ``rate``, the kind 
                  is handled (``drop-before``: nothing happened), half after (``drop-after``: the
                  write was applied and its answer lost, the hard case for "nothing duplicated")
 
-Each emulator draws only among the kinds it has (``kinds``), so the same mix can be sent to both
-and each still sees faults at ``rate``. How a kind is answered is the emulator's dialect (its
+Each emulator deals only the kinds it has (``kinds``), so the same mix can be sent to both and
+each still sees faults at ``rate``. How a kind is answered is the emulator's dialect (its
 ``weather`` module); drops are the same everywhere. Control endpoints never meet weather.
 
-Deterministic for a seed: the decision for a request depends only on the seed, its method and
-path and how many requests with that method and path came before it, not on how requests from
-different threads interleave. A run that sends the same requests meets the same faults.
+Deterministic for a seed. Whether a request meets a fault depends only on the seed, its method
+and path and how many requests with that method and path came before it, not on how requests
+from different threads interleave. The kinds are dealt from a deck shuffled for the seed, in
+which each kind has cards in proportion to its weight (a unit of ``drop`` is one drop-before
+card and one drop-after card): the sequence of kinds an emulator deals is fixed for a seed, and
+a run that meets as many faults as the deck has cards has met every kind. (Which of two
+concurrent requests gets which card may vary.)
 
 Every request that met weather is marked in the emulator's request log (``LoggedRequest.weather``);
 a request dropped before it was handled is logged with status 0, one dropped after with the
@@ -82,6 +86,8 @@ class Weather:
         self._lock = threading.Lock()
         self._forecast: Forecast | None = None
         self._seen: Counter[str] = Counter()
+        self._deck: list[str] = []
+        self._decks = 0
         self.dealt: Counter[str] = Counter()
 
     @property
@@ -93,7 +99,22 @@ class Weather:
         with self._lock:
             self._forecast = forecast if forecast is not None and forecast.rate > 0 else None
             self._seen.clear()
+            self._deck, self._decks = [], 0
             self.dealt.clear()
+
+    def deck(self) -> list[str]:
+        """One deck's cards for the forecast in force, unshuffled (empty: no kind to deal)."""
+        forecast = self._forecast
+        weights = {k: forecast.mix.get(k, 0.0) for k in self.kinds} if forecast else {}
+        weights = {k: w for k, w in weights.items() if w > 0}
+        if not weights:
+            return []
+        least = min(weights.values())
+        cards: list[str] = []
+        for kind, weight in weights.items():
+            copies = max(1, round(weight / least))
+            cards += [DROP_BEFORE, DROP_AFTER] * copies if kind == DROP else [kind] * copies
+        return cards
 
     def draw(self, method: str, path: str) -> str | None:
         """The fault this request meets (``429``, ``503``, ``concurrency``, ``drop-before``,
@@ -105,15 +126,15 @@ class Weather:
             endpoint = f"{method} {path}"
             nth = self._seen[endpoint]
             self._seen[endpoint] += 1
-            rng = random.Random(f"{forecast.seed}|{endpoint}|{nth}")
-            if rng.random() >= forecast.rate:
+            if random.Random(f"{forecast.seed}|{endpoint}|{nth}").random() >= forecast.rate:
                 return None
-            kinds = [kind for kind in self.kinds if forecast.mix.get(kind, 0) > 0]
-            if not kinds:
-                return None
-            kind = rng.choices(kinds, weights=[forecast.mix[k] for k in kinds])[0]
-            if kind == DROP:
-                kind = DROP_BEFORE if rng.random() < 0.5 else DROP_AFTER
+            if not self._deck:
+                self._deck = self.deck()
+                random.Random(f"{forecast.seed}|deck|{self._decks}").shuffle(self._deck)
+                self._decks += 1
+                if not self._deck:
+                    return None
+            kind = self._deck.pop()
             self.dealt[kind] += 1
             return kind
 

@@ -34,24 +34,37 @@ def _draws(weather: Weather, requests_: list[tuple[str, str]]) -> list[str | Non
 
 
 REQUESTS = [("POST", "/crm/v3/objects/contacts/search")] * 300 + [("POST", "/crm/v3/objects/contacts/batch/read")] * 300
+HUBSPOT = ("429", "503", "drop")
 
 
 def test_the_same_seed_deals_the_same_faults_whatever_the_interleaving():
-    first, second, other = Weather(("429", "503", "drop")), Weather(("429", "503", "drop")), Weather(("429", "503", "drop"))
-    for weather, seed in ((first, 7), (second, 7), (other, 8)):
+    """Which requests of each endpoint meet a fault, and the sequence of kinds dealt, are fixed
+    by the seed: searches and batch reads sent in another interleaving meet the same weather."""
+    in_order, interleaved, other = (Weather(HUBSPOT) for _ in range(3))
+    for weather, seed in ((in_order, 7), (interleaved, 7), (other, 8)):
         weather.set(Forecast(seed, 0.2, ALL))
-    in_order = _draws(first, REQUESTS)
-    interleaved = _draws(second, REQUESTS[::2] + REQUESTS[1::2])     # searches and reads alternate
-    assert in_order == _draws_in(REQUESTS[::2] + REQUESTS[1::2], interleaved, REQUESTS)
-    assert in_order != _draws(other, REQUESTS)
+    alternating = REQUESTS[::2] + REQUESTS[1::2]
+    first, second = _draws(in_order, REQUESTS), _draws(interleaved, alternating)
+    assert _per_endpoint(REQUESTS, first) == _per_endpoint(alternating, second)
+    assert [kind for kind in first if kind] == [kind for kind in second if kind]
+    assert first != _draws(other, REQUESTS)
 
 
-def _draws_in(sent: list[tuple[str, str]], got: list[str | None], wanted: list[tuple[str, str]]) -> list[str | None]:
-    """``got`` (answers to ``sent``) rearranged in the order of ``wanted``, per endpoint."""
-    queues: dict[tuple[str, str], list[str | None]] = {}
-    for request, answer in zip(sent, got):
-        queues.setdefault(request, []).append(answer)
-    return [queues[request].pop(0) for request in wanted]
+def _per_endpoint(sent: list[tuple[str, str]], got: list[str | None]) -> dict[tuple[str, str], list[bool]]:
+    """For each endpoint, whether its 1st, 2nd, ... request met a fault."""
+    faulted: dict[tuple[str, str], list[bool]] = {}
+    for request, kind in zip(sent, got):
+        faulted.setdefault(request, []).append(kind is not None)
+    return faulted
+
+
+def test_every_kind_comes_once_a_deck_of_faults_was_dealt_and_in_proportion_to_its_weight():
+    weather = Weather(HUBSPOT)
+    weather.set(Forecast(5, 1.0, ALL))                  # every request meets a fault
+    assert len(weather.deck()) == 4
+    assert set(_draws(weather, REQUESTS[:4])) == {"429", "503", "drop-before", "drop-after"}
+    weather.set(Forecast(5, 1.0, {"503": 3, "429": 1}))
+    assert Counter(_draws(weather, REQUESTS[:400])) == {"503": 300, "429": 100}
 
 
 @pytest.mark.parametrize(("kinds", "expected"), [
