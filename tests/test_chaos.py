@@ -8,12 +8,13 @@ The weather is seeded (emulators/weather.py): the faults a run meets depend on t
 which requests it sends, not on timing. The seeds are the first whose weather is sure to show
 every kind of fault: it deals a whole deck of faults on each system to requests every run of
 this data set sends, and a 503 page to the first login. The session expires on the n-th
-Salesforce request."""
+Salesforce request or as the back leg's outcome query arrives."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -43,7 +44,7 @@ from tests.feedback_helpers import Clock, clock  # noqa: F401 - a fixture
 from tests.test_local_faults import run_once
 
 RATE = 0.2
-EXPIRE_ON = 6           # the session dies after Salesforce answered this many API requests
+EXPIRE_ON = 6           # in the forward leg, the session dies after this many Salesforce API requests
 # Requests every run of this data set sends at least as often (it sends more), the login first.
 SURELY_SENT = {
     HubSpotEmulator: {("POST", "/crm/v3/objects/contacts/search"): 4,
@@ -75,17 +76,27 @@ def stack(tmp_path: Path, clock: Clock) -> Iterator[WatchedStack]:  # noqa: F811
         yield watched
 
 
-def expire_session_on(stack: WatchedStack, nth: int) -> list[int]:
-    """Expire every Salesforce session once ``nth`` API requests (the login aside) were handled."""
+def outcome_query(system: str, request) -> bool:  # noqa: ANN001 - a werkzeug Request
+    return system == "salesforce" and "/query" in request.path \
+        and "!= null" in unquote_plus(request.query_string.decode("latin-1"))
+
+
+def expire_session(stack: WatchedStack, when: str) -> list[str]:
+    """Expire every Salesforce session once, ``when``: in the forward leg (after the n-th
+    Salesforce API request, the login aside) or in the back leg (as its outcome query arrives)."""
     handled, expired = [0], []
 
     def listener(system, request, response) -> None:  # noqa: ANN001 - see chaos_helpers.Listener
-        if system != "salesforce" or response is None or request.path == TOKEN_PATH:
+        if expired or system != "salesforce" or request.path == TOKEN_PATH:
             return
-        handled[0] += 1
-        if handled[0] == nth:
+        if when == "back leg" and response is None and outcome_query(system, request):
             stack.salesforce.expire_sessions()
-            expired.append(nth)
+            expired.append(when)
+        if when == "forward leg" and response is not None:
+            handled[0] += 1
+            if handled[0] == EXPIRE_ON:
+                stack.salesforce.expire_sessions()
+                expired.append(when)
 
     stack.requests.listener = listener
     return expired
@@ -107,12 +118,12 @@ def a_bad_day(syncd: WatchedStack) -> BadDay:
     return day
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_one_run_in_20_percent_weather_with_a_session_expiry_delivers_everything_exactly_once(stack, seed):
+@pytest.mark.parametrize(("seed", "expiry"), list(zip(SEEDS, ["forward leg", "back leg", "forward leg"])))
+def test_one_run_in_20_percent_weather_with_a_session_expiry_delivers_everything_exactly_once(stack, seed, expiry):
     day = a_bad_day(stack)
     stack.hubspot.requests.clear()
     stack.salesforce.requests.clear()
-    expired = expire_session_on(stack, EXPIRE_ON)
+    expired = expire_session(stack, expiry)
     weather(stack, seed, rate=RATE)
     try:
         code, lines, stderr = run_once(stack)
@@ -130,7 +141,7 @@ def test_one_run_in_20_percent_weather_with_a_session_expiry_delivers_everything
     assert met["hubspot"] == HUBSPOT_KINDS, met
     assert met["salesforce"] == SALESFORCE_KINDS, met
     assert stack.salesforce.requests.count(path_contains=TOKEN_PATH, status=503) >= 1, met   # a login hiccup
-    assert expired == [EXPIRE_ON]
+    assert expired == [expiry]
     assert stack.salesforce.requests.count(status=401) >= 1
     retries = [line for line in lines if line["event"] == "remote.retry"]
     assert {r["system"] for r in retries} == {"HubSpot", "Salesforce"}
