@@ -8,7 +8,9 @@ A moment is "the n-th request of some class that the emulators handled", never a
 instant: the emulator kills the process right after it handled that request, so a Salesforce
 write killed this way was applied and its answer lost before syncd could record it. The classes:
 any API request; a Salesforce Collections write (the kill lands between the write and the state
-commit); a back-leg request (the outcome query, or the outcome update on HubSpot)."""
+commit); a back-leg request (the outcome query, or the outcome update on HubSpot). Every third
+process also meets 20 % weather (emulators/weather.py), so some kills land while a call is
+being retried, or right after a write whose first answer was lost."""
 
 from __future__ import annotations
 
@@ -36,9 +38,12 @@ from tests.chaos_helpers import (
     assert_every_lead_exactly_once_with_every_field_right,
     assert_every_outcome_delivered,
     assert_state_consistent,
+    clear_weather,
     edit_contacts,
     new_contacts,
     watched_stack,
+    weather,
+    weather_met,
     work_leads,
 )
 from tests.conftest import POSTGRES_URL, postgres_or_skip
@@ -53,6 +58,7 @@ ANY, WRITE, BACK = "any request", "Salesforce write", "back leg"
 # The n-th request of each class a moment is drawn from (a run that never reaches it finishes).
 MOMENTS = {ANY: (1, 6), WRITE: (1, 3), BACK: (1, 2)}
 SCHEDULE = (ANY, WRITE, ANY, BACK)         # the class of each kill's moment, in turn
+WEATHER_EVERY = 3            # every third process also runs in 20 % weather (tests/test_chaos.py)
 
 
 def classes_of(system: str, request: Request) -> set[str]:
@@ -181,7 +187,10 @@ def test_twenty_sigkills_across_both_legs_then_one_clean_run_deliver_everything_
                 break
             kind = SCHEDULE[len(landed) % len(SCHEDULE)]     # a run that finished: the same class again
             switch.arm((kind, rng.randint(*MOMENTS[kind])))
+            if process % WEATHER_EVERY == WEATHER_EVERY - 1:
+                weather(stack, seed=SEED * 1000 + process)
             killed = killed_run(stack, switch, env)
+            clear_weather(stack)
             if killed is not None:
                 if killed.moment == WRITE:
                     killed.salesforce_ahead = salesforce_ahead_of_state(stack, url, pipeline)
@@ -190,6 +199,7 @@ def test_twenty_sigkills_across_both_legs_then_one_clean_run_deliver_everything_
                 work_between_kills(stack, day, rng, process)
     finally:
         stack.requests.listener = None
+        clear_weather(stack)
     assert len(landed) == KILLS, f"{len(landed)} kills in {MOST_PROCESSES} runs"
 
     # The kills really spread: into the back leg, between a Salesforce write and its commit
@@ -197,6 +207,8 @@ def test_twenty_sigkills_across_both_legs_then_one_clean_run_deliver_everything_
     assert sum(k.back_leg for k in landed) >= KILLS // 4, landed
     assert sum(k.moment == WRITE for k in landed) == KILLS // 4 and any(k.salesforce_ahead for k in landed), landed
     assert sum(not k.back_leg and k.moment == ANY for k in landed) >= 3, landed
+    met = weather_met(stack)
+    assert met["hubspot"] and met["salesforce"], met          # and the weather really came
 
     code, _, stderr = run_once(stack, env=env)
     assert code == ExitCode.OK, stderr
