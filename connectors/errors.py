@@ -42,6 +42,7 @@ TIMEOUT = "TIMEOUT"
 TLS_UNTRUSTED = "CERTIFICATE_VERIFY_FAILED"
 UNEXPECTED = "UNEXPECTED_RESPONSE"
 SESSION_EXPIRED = "INVALID_SESSION_ID"
+QUERY_LOCATOR_GONE = "INVALID_QUERY_LOCATOR"
 INSECURE_REDIRECT = "INSECURE_REDIRECT"
 
 
@@ -103,6 +104,10 @@ RULES: tuple[Rule, ...] = (
     Rule(SALESFORCE, CLIENT_ERRORS, None, r"login refused", AuthenticationFailed, WhoActs.CONFIG, False),
     Rule(SALESFORCE, 401, None, None, AuthenticationFailed, WhoActs.CONFIG, False),
     Rule(SALESFORCE, 414, None, None, RequestRejected, WhoActs.CODE, False),
+    # A query's next page asked for again (its answer was lost) or too late: the client runs the
+    # query again (connectors.salesforce.client); repeating the same locator cannot help.
+    Rule(SALESFORCE, 400, QUERY_LOCATOR_GONE, None, RemoteUnavailable, WhoActs.TRANSIENT, False,
+         explain="the query's cursor is gone (a page asked for twice, or too late)"),
     Rule(SALESFORCE, CLIENT_ERRORS, None, None, RequestRejected, WhoActs.CONFIG, False),
     # -- HubSpot ------------------------------------------------------------------------------------
     Rule(HUBSPOT, 429, "DAILY", None, QuotaExhausted, WhoActs.TRANSIENT, False,

@@ -13,6 +13,10 @@ request the emulator answers is recorded as (method, path, status), control endp
 trip to the real APIs; the delay is slept after the emulator has answered and released its lock,
 so concurrent clients overlap as they would against the real thing. Set it at construction or
 with ``POST /__emulator/latency {"seconds": 0.02}`` (``GET`` reads it) on either emulator.
+
+``weather`` deals seeded faults to API requests (``emulators.weather``): ``set_weather`` or
+``POST /__emulator/weather``; each emulator answers the kinds it has in its own dialect
+(``weather_kinds``, ``weather_answer``), and a drop closes the connection with no answer.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 from werkzeug.wrappers import Request, Response
 
 from emulators.tls import TLSMaterial
+from emulators.weather import DROP_AFTER, DROP_BEFORE, Dropped, Forecast, Weather
 
 CONTROL_PREFIX = "/__emulator"
 
@@ -42,6 +47,7 @@ class LoggedRequest:
     path: str
     status: int
     query: str = ""  # the raw query string: tells a SOQL email lookup from an outcome query
+    weather: str | None = None  # the weather kind this request met (status 0: dropped unanswered)
 
 
 class RequestLog:
@@ -78,14 +84,29 @@ class RequestLog:
 
 
 class EmulatorApp:
-    """Base WSGI app: subclasses implement ``dispatch(request) -> Response``."""
+    """Base WSGI app: subclasses implement ``dispatch(request) -> Response``, and for weather
+    name the kinds they have (``weather_kinds``) and answer them (``weather_answer``)."""
+
+    weather_kinds: tuple[str, ...] = ()
 
     def __init__(self, *, latency_seconds: float = 0.0) -> None:
         self.requests = RequestLog()
         self.latency_seconds = float(latency_seconds)
+        self.weather = Weather(self.weather_kinds)
 
     def dispatch(self, request: Request) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def weather_answer(self, kind: str, request: Request) -> Response:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def set_weather(self, seed: int, rate: float, mix: dict[str, float] | None = None) -> None:
+        """From now on each API request meets a fault with probability ``rate``, its kind drawn
+        from ``mix`` (default: every kind alike), deterministically for ``seed``; rate 0 clears."""
+        self.weather.set(Forecast(seed, rate, mix) if mix is not None else Forecast(seed, rate))
+
+    def clear_weather(self) -> None:
+        self.weather.set(None)
 
     def now(self) -> dt.datetime:
         """The emulator's clock (subclasses let tests move it): every answer's ``Date`` header."""
@@ -108,15 +129,25 @@ class EmulatorApp:
         path = request.path
         if path.rstrip("/") == CONTROL_PREFIX + "/latency":
             return self._latency_control(request)(environ, start_response)
-        response = self.dispatch(request)
+        if path.rstrip("/") == CONTROL_PREFIX + "/weather":
+            return self.weather.control(request)(environ, start_response)
+        weather = None if path.startswith(CONTROL_PREFIX) else self.weather.draw(request.method, path)
+        if weather == DROP_BEFORE:
+            request.get_data()            # the whole request arrived; nothing is done with it
+            self.requests.add(LoggedRequest(request.method, path, 0, request.query_string.decode("latin-1"),
+                                            weather))
+            raise Dropped()
+        response = self.dispatch(request) if weather in (None, DROP_AFTER) else self.weather_answer(weather, request)
         # RFC 9110 Date: the origin's clock in whole seconds, as the real APIs send it. Clients
         # read the server's time from it (a cheroot default would be this host's real clock).
         response.headers["Date"] = format_datetime(self.now().astimezone(dt.timezone.utc), usegmt=True)
         if not path.startswith(CONTROL_PREFIX):
             self.requests.add(LoggedRequest(request.method, path, response.status_code,
-                                            request.query_string.decode("latin-1")))
+                                            request.query_string.decode("latin-1"), weather))
             if self.latency_seconds > 0:
                 time.sleep(self.latency_seconds)  # outside the emulator's lock: dispatch has returned
+            if weather == DROP_AFTER:
+                raise Dropped()           # done, and the answer is lost on the way
         return response(environ, start_response)
 
 

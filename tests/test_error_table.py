@@ -34,6 +34,7 @@ from tests.conftest import qualified
     (SALESFORCE, 400, "INVALID_FIELD", "No such column 'Titel' on entity 'Lead'", RequestRejected, WhoActs.CONFIG,
      False),
     (SALESFORCE, 414, "URI_TOO_LONG", "", RequestRejected, WhoActs.CODE, False),
+    (SALESFORCE, 400, "INVALID_QUERY_LOCATOR", "invalid query locator", RemoteUnavailable, WhoActs.TRANSIENT, False),
     (HUBSPOT, 429, "DAILY", "You have reached your daily limit.", QuotaExhausted, WhoActs.TRANSIENT, False),
     (HUBSPOT, 429, "TEN_SECONDLY_ROLLING", "", TransientError, WhoActs.TRANSIENT, True),
     (HUBSPOT, 423, None, "Locked", TransientError, WhoActs.TRANSIENT, True),
@@ -46,7 +47,7 @@ from tests.conftest import qualified
      WhoActs.CONFIG, False),
     (HUBSPOT, 418, None, "", RequestRejected, WhoActs.CONFIG, False),
 ], ids=["sf-concurrency-limit", "sf-daily-quota", "sf-lock", "sf-5xx", "sf-session", "sf-login-refused",
-        "sf-unknown-field", "sf-uri-too-long", "hs-daily", "hs-burst", "hs-locked", "hs-token", "hs-scope",
+        "sf-unknown-field", "sf-uri-too-long", "sf-query-locator-gone", "hs-daily", "hs-burst", "hs-locked", "hs-token", "hs-scope",
         "hs-5xx", "hs-validation", "unexpected-answer", "untrusted-tls", "hs-undocumented-4xx"])
 def test_one_table_says_what_each_answer_means(system, status, code, message, error, who, retryable):
     rule = classify(system, status, code, message)

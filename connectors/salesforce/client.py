@@ -4,6 +4,10 @@ A call takes a slot from the org's limiter, is counted, and on failure is turned
 taxonomy by the error table; the retry policy decides what is tried again. A call answered 401
 INVALID_SESSION_ID logs in again and is replayed once at once (the token lived its session
 timeout out); the usage header (``Sforce-Limit-Info``) keeps the quota gauge current.
+
+A query's later pages are read with its locator (``nextRecordsUrl``), good for one use: a page
+whose answer was lost cannot be asked for again. ``query_pages`` then runs the query again and
+leaves out the rows it already handed out.
 """
 
 from __future__ import annotations
@@ -18,14 +22,23 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from connectors.clock import ServerClock
-from connectors.errors import SALESFORCE, SESSION_EXPIRED, UNEXPECTED, remote_error, transport_error
+from connectors.errors import (
+    QUERY_LOCATOR_GONE,
+    SALESFORCE,
+    SESSION_EXPIRED,
+    UNEXPECTED,
+    remote_error,
+    transport_error,
+)
 from connectors.limits import UNLIMITED, Limits
 from connectors.quota import QuotaReserve
 from connectors.retry import RetryPolicy
 from connectors.salesforce.auth import SalesforceAuth, Token
+from syncd.core.errors import RemoteError
 
 T = TypeVar("T")
 log = structlog.get_logger("syncd.salesforce")
+QUERY_RESTARTS = 3              # a query whose locators keep failing is then a failed call
 
 
 def _error_body(exc: SalesforceError) -> tuple[str | None, str]:
@@ -128,14 +141,33 @@ class SalesforceClient:
                     include_deleted: bool = False) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
         """The rows of a query a page (up to 2,000 rows) at a time, following nextRecordsUrl, so a
         caller can write and commit each page before reading the next; with the query's total.
-        ``include_deleted``: queryAll, which also returns deleted and merged-away records."""
-        page = self.call(what, lambda sf: _query_page(what, sf.query(soql, include_deleted=include_deleted)))
+        ``include_deleted``: queryAll, which also returns deleted and merged-away records.
+
+        A locator Salesforce no longer honours (``INVALID_QUERY_LOCATOR``: asked for again after
+        its answer was lost, or idle too long) restarts the query, and the rows already handed
+        out are left out by Id: none is lost (the query runs on today's data), none comes twice."""
+        handed_out: set[str] = set()
+        restarts = 0
+
+        def first_page() -> dict[str, Any]:
+            return self.call(what, lambda sf: _query_page(what, sf.query(soql, include_deleted=include_deleted)))
+
+        page = first_page()
         while True:
-            yield page["records"], page.get("totalSize")
+            rows = [row for row in page["records"] if not isinstance(row, dict) or row.get("Id") not in handed_out]
+            handed_out.update(row["Id"] for row in rows if isinstance(row, dict) and row.get("Id"))
+            yield rows, page.get("totalSize")
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
             url = page["nextRecordsUrl"]
-            page = self.call(what, lambda sf: _query_page(what, sf.query_more(url, identifier_is_url=True)))
+            try:
+                page = self.call(what, lambda sf: _query_page(what, sf.query_more(url, identifier_is_url=True)))
+            except RemoteError as exc:
+                if exc.code != QUERY_LOCATOR_GONE or restarts == QUERY_RESTARTS:
+                    raise
+                restarts += 1
+                log.info("salesforce.query_restarted", call=what, rows_handed_out=len(handed_out))
+                page = first_page()
 
     def query(self, soql: str) -> list[dict[str, Any]]:
         """All rows of a query."""

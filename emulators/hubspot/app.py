@@ -48,6 +48,7 @@ from emulators.hubspot.rate_limits import RateLimiter
 from emulators.hubspot.search import ContactSearch, SearchLimits
 from emulators.hubspot.seeding import seed_contacts
 from emulators.hubspot.store import ContactStore
+from emulators.hubspot import weather as hubspot_weather
 from emulators.server import CONTROL_PREFIX, EmulatorApp
 
 _OBJ = r"/crm/v3/objects/(?:contacts|0-1)"
@@ -60,6 +61,9 @@ def _utcnow() -> dt.datetime:
 
 class HubSpotEmulator(EmulatorApp):
     """The HubSpot CRM v3 emulator (one portal, contacts only)."""
+
+    # The bad days it has (emulators.weather), and how it answers them.
+    weather_kinds, weather_answer = hubspot_weather.KINDS, hubspot_weather.answer
 
     def __init__(
         self,
@@ -124,6 +128,7 @@ class HubSpotEmulator(EmulatorApp):
     def _reset_state(self) -> None:
         self.portal.reset()
         self.faults.clear()
+        self.weather.set(None)
         self.limiter.reset()
 
     def reset(self) -> None:

@@ -28,6 +28,11 @@ the benchmark, which runs the emulators in another process.
                                             ``search_limit_per_second``, ``search_in_burst``,
                                             ``merge_mints_new_id``
 ``GET|POST /latency``                       ``{"seconds": 0.02}``: delay every API response (both emulators)
+``GET|POST|DELETE /weather``                ``{"seed": 7, "rate": 0.2, "mix": {"429": 1, "503": 1, "drop": 1}}``:
+                                            seeded faults on every API request (both emulators;
+                                            ``emulators.weather``). HubSpot's kinds: ``429`` (burst limit,
+                                            no ``Retry-After``), ``503`` (an HTML page), ``drop`` (before or
+                                            after the request took effect); rate 0 or DELETE clears
 ==========================================  ===============================================================
 """
 

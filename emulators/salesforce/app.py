@@ -57,6 +57,7 @@ from emulators.salesforce.query_api import QueryApi
 from emulators.salesforce.schema import FieldDef, Schema
 from emulators.salesforce.sobjects_api import SObjectsApi
 from emulators.salesforce.store import RecordStore
+from emulators.salesforce import weather as salesforce_weather
 from emulators.salesforce.wire import raw_segments, version_tuple
 from emulators.server import CONTROL_PREFIX, EmulatorApp
 
@@ -92,6 +93,9 @@ class SalesforceEmulator(EmulatorApp):
     * At most 10 query cursors stay open (``query_api``).
     """
 
+    # The bad days it has (emulators.weather), and how it answers them.
+    weather_kinds, weather_answer = salesforce_weather.KINDS, salesforce_weather.answer
+
     def __init__(self, *, api_limit: int = 100_000, session_ttl_seconds: float = 7200,
                  clock: Callable[[], dt.datetime] | None = None, schema: Schema | None = None,
                  org_id: str = "00DDm0000000001", latest_version: str = LATEST_VERSION,
@@ -123,6 +127,7 @@ class SalesforceEmulator(EmulatorApp):
             self.oauth.sessions.clear()
             self.query_api.cursors.clear()
             self.faults.clear()
+            self.weather.set(None)
             self.usage = ApiUsage(self._initial_api_limit, self.now)
             for client in self.oauth.clients.values():
                 if client.username:

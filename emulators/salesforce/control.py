@@ -5,7 +5,7 @@ salesperson unless the body says ``"as_user"`` (a User id or username).
 
 =============================================  ===========================================================
 ``GET /health``                                ``{"status": "ok", "counts": {sObject: live records}}``
-``POST /reset``                                forget all data, sessions, cursors, faults, usage
+``POST /reset``                                forget all data, sessions, cursors, faults, weather, usage
 ``POST /clients``                              ``{"client_id", "client_secret", "jwt_public_key_pem",
                                                "username"}``
 ``POST /expire-sessions``                      every token gets 401 from now on
@@ -24,6 +24,13 @@ salesperson unless the body says ``"as_user"`` (a User id or username).
 ``POST /leads/merge``                          ``{"master": id, "losers": [ids]}`` (at most 2) → ``{"master",
                                                "merged"}``: losers deleted with MasterRecordId = master
 ``GET|POST /latency``                          ``{"seconds": 0.02}``: delay every API response
+``GET|POST|DELETE /weather``                   ``{"seed": 7, "rate": 0.2, "mix": {"503": 1, "concurrency": 1,
+                                               "drop": 1}}``: seeded faults on every API request
+                                               (``emulators.weather``). Salesforce's kinds: ``503``
+                                               (``SERVER_UNAVAILABLE``), ``concurrency`` (403
+                                               ``REQUEST_LIMIT_EXCEEDED`` "ConcurrentPerOrgLongTxn Limit
+                                               exceeded."), ``drop`` (before or after the request took
+                                               effect); the token endpoint answers a 503 HTML page
 =============================================  ===========================================================
 """
 
