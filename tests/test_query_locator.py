@@ -13,25 +13,30 @@ from pathlib import Path
 
 import pytest
 
+from emulators.hubspot import HubSpotEmulator
 from emulators.salesforce import SalesforceEmulator
 from emulators.stack import start_stack
 from emulators.weather import Dropped
 from syncd import app
 from syncd.app.connectors import salesforce_client
-from tests.conftest import Syncd
+from syncd.core.errors import ExitCode
+from tests.conftest import Syncd, qualified
+from tests.feedback_helpers import BEHIND, Clock, cycle
 
 LEADS = 2_100                   # two pages of 2,000 rows at most
 
 
 class LosingLastPage(SalesforceEmulator):
-    """Answers the first request for a query's last page, and then loses that answer."""
+    """Answers the first request for a query's last page, and then loses that answer (once
+    ``armed``)."""
 
+    armed = True
     lost = 0
 
     def dispatch(self, request):  # noqa: ANN001, ANN201 - werkzeug types, as the base class
         response = super().dispatch(request)
         last_page = "/query/01g" in request.path and response.status_code == 200 and b'"done":true' in response.get_data()
-        if last_page and not self.lost:
+        if self.armed and last_page and not self.lost:
             self.lost += 1
             raise Dropped()     # the cursor is used up, and the client never got its rows
         return response
@@ -59,3 +64,26 @@ def test_a_lost_answer_to_the_last_page_runs_the_query_again_and_hands_out_each_
         (200, 0),                             # the first page (then the last, answered and lost)
         (400, 1),                             # the last page's locator again: used up
         (200, 0), (200, 1)]                   # the query again, and its second page
+
+
+def test_the_back_leg_delivers_every_outcome_in_one_run_when_its_last_page_was_lost(tmp_path):
+    """2,100 Leads worked at once: the outcome query has two pages, and the second one's answer
+    is lost. Before, the run ended with exit 5 and 100 outcomes waiting for the next run."""
+    salesforce = LosingLastPage(clock=Clock(BEHIND))
+    salesforce.armed = False
+    emulators = start_stack(tmp_path / "stack", hubspot=HubSpotEmulator(access_tokens=(), rate_limits=False),
+                            salesforce=salesforce)
+    try:
+        syncd = Syncd(emulators, tmp_path)
+        assert syncd.cli("setup", "hubspot") == ExitCode.OK
+        ids = syncd.hubspot.create_contacts(qualified(LEADS))
+        assert cycle(syncd).forward.counts["created"] == LEADS
+        for lead in syncd.leads():
+            salesforce.update("Lead", lead["Id"], {"Status": "Working - Contacted"})
+        salesforce.armed = True
+        back = cycle(syncd).back
+        assert salesforce.lost == 1
+        assert back.exit_code == ExitCode.OK and back.counts["updated"] == LEADS
+        assert all(syncd.hubspot.get_contact(i)["properties"]["syncd_outcome"] == "contacted" for i in ids)
+    finally:
+        emulators.stop()
