@@ -35,7 +35,7 @@ class LosingLastPage(SalesforceEmulator):
 
     def dispatch(self, request):  # noqa: ANN001, ANN201 - werkzeug types, as the base class
         response = super().dispatch(request)
-        last_page = "/query/01g" in request.path and response.status_code == 200 and b'"done":true' in response.get_data()
+        last_page = ("/query/01g" in request.path or "/queryAll/01g" in request.path) and response.status_code == 200 and b'"done":true' in response.get_data()
         if self.armed and last_page and not self.lost:
             self.lost += 1
             raise Dropped()     # the cursor is used up, and the client never got its rows

@@ -58,7 +58,7 @@ from emulators.salesforce.schema import FieldDef, Schema
 from emulators.salesforce.sobjects_api import SObjectsApi
 from emulators.salesforce.store import RecordStore
 from emulators.salesforce import weather as salesforce_weather
-from emulators.salesforce.wire import raw_segments, version_tuple
+from emulators.salesforce.wire import raw_segments, version_label, version_tuple
 from emulators.server import CONTROL_PREFIX, EmulatorApp
 
 LATEST_VERSION = "62.0"
@@ -71,14 +71,6 @@ _VERSION_RE = re.compile(r"^/services/data/v(\d{1,3}\.\d)(?:/(.*))?$")
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def version_label(version: str) -> str:
-    """Release name of an API version: v60.0 is Spring '24, v61.0 Summer '24, v62.0 Winter '25."""
-    offset = version_tuple(version)[0] - 60
-    season = ("Spring", "Summer", "Winter")[offset % 3]
-    year = 24 + offset // 3 + (1 if season == "Winter" else 0)
-    return f"{season} '{year % 100:02d}"
 
 
 class SalesforceEmulator(EmulatorApp):

@@ -98,3 +98,11 @@ def upsert_result(rid: str | None, errors: list[dict[str, Any]], created: bool
 def version_tuple(version: str) -> tuple[int, int]:
     major, minor = version.split(".")
     return int(major), int(minor)
+
+
+def version_label(version: str) -> str:
+    """Release name of an API version: v60.0 is Spring '24, v61.0 Summer '24, v62.0 Winter '25."""
+    offset = version_tuple(version)[0] - 60
+    season = ("Spring", "Summer", "Winter")[offset % 3]
+    year = 24 + offset // 3 + (1 if season == "Winter" else 0)
+    return f"{season} '{year % 100:02d}"
