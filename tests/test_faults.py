@@ -59,9 +59,12 @@ def test_killed_between_salesforce_write_and_commit_rerun_converges_to_one_lead_
         run_forward(loaded, store, connectors)
     connectors.close()
     store.close()
-    in_salesforce = len(syncd.leads())        # writes overlap: 400 or all 450 reached Salesforce ...
-    recorded = store_links(syncd)             # ... but only the first batch was recorded
-    assert in_salesforce >= 400 and recorded == 200
+    # Writes overlap and are committed as their answers come back: two answers came (the second
+    # commit died), so at least 250 Leads reached Salesforce, but only the first answer's batch
+    # (200 Leads, or the last 50 when their answer came first) was recorded.
+    in_salesforce = len(syncd.leads())
+    recorded = store_links(syncd)
+    assert recorded in (200, 50) and in_salesforce >= 250 and in_salesforce > recorded
     assert _cursor(syncd) is None             # the window was not confirmed
     rerun = syncd.run()
     assert rerun.exit_code == ExitCode.OK
