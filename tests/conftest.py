@@ -26,6 +26,17 @@ UTC = dt.timezone.utc
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The chaos suite (tests/test_chaos*.py) is marked ``chaos`` and collected first: its tests
+    take up to a minute each, and started last they would leave one worker running alone."""
+    chaos = [item for item in items if item.path.name.startswith("test_chaos")]
+    for item in chaos:
+        item.add_marker(pytest.mark.chaos)
+    # Longest files first (the SIGKILL loops sort after test_chaos.py); stable within a file.
+    chaos.sort(key=lambda item: item.path.name, reverse=True)
+    items[:] = chaos + [item for item in items if not item.path.name.startswith("test_chaos")]
+
+
 @pytest.fixture(autouse=True)
 def clock_shift() -> Iterator[None]:
     """TEST_CLOCK_SHIFT_DAYS=N runs every test with the clock N days on (tests/clock_shift.py)."""
