@@ -5,7 +5,8 @@ A merge that moves a link (``action == "moved"``) also moves what state keeps un
 the survivor's link row keeps the hand-over time and attribution of the old one (the closed-loop
 report counts the Lead once, from when it was handed over), the outcome row moves to the survivor
 (unless it has its own), and the old id's rejections go. Every other move leaves the link row in
-place (the Lead was handed over; the report still counts it) and only records what was done.
+place (the Lead was handed over; the report still counts it), records what was done, and drops
+the contact's rejections (it is never written again, so nothing is left to fix).
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ def write_moves(connection: Connection, pipeline: str, moves: Sequence[Move], re
     for move in moves:
         if move.action == "moved":
             _take_over(connection, pipeline, move)
+    # A contact archived, deleted or merged away (its Lead left behind) is never written again, so its rejections cannot be
+    # fixed or retried; a refused outcome (OBJECT_NOT_FOUND) is how a deleted one was found. They
+    # go with the move, or `syncd status` would list them for ever.
+    gone = [m.hubspot_id for m in moves if m.action != "moved"]
+    for chunk in chunks(gone):
+        for rejections in (RejectionRow.__table__, FeedbackRejectionRow.__table__):
+            connection.execute(rejections.delete().where(rejections.c.pipeline == pipeline,
+                                                         rejections.c.hubspot_id.in_(chunk)))
     upsert(connection, table, [{
         "pipeline": pipeline, "hubspot_id": m.hubspot_id, "kind": m.kind, "action": m.action, "lead_id": m.lead_id,
         "into": m.into, "noticed_at": now, "run_id": run_id} for m in {m.hubspot_id: m for m in moves}.values()],

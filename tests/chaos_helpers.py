@@ -187,6 +187,11 @@ def assert_every_lead_exactly_once_with_every_field_right(syncd: Syncd, day: Bad
     leads = syncd.leads_by_hubspot_id()                        # fails on two Leads for one contact
     assert sorted(leads, key=int) == sorted(day.qualified, key=int)
     assert len(syncd.leads()) == len(day.qualified)            # and no Lead without its contact
+    assert_lead_fields(syncd, day, leads)
+
+
+def assert_lead_fields(syncd: Syncd, day: BadDay, leads: dict[str, dict]) -> None:
+    """Each of ``leads`` (contact id -> its Lead) carries its contact's values, or Sales's."""
     for hubspot_id, lead in leads.items():
         contact = syncd.hubspot.get_contact(hubspot_id)["properties"]
         assert lead["Email"] == contact["email"], hubspot_id

@@ -160,15 +160,17 @@ def salesforce_ahead_of_state(stack: WatchedStack, url: str | None, pipeline: st
         store.close()
 
 
-def work_between_kills(stack: WatchedStack, day: BadDay, rng: random.Random, round_: int) -> None:
+def work_between_kills(stack: WatchedStack, day: BadDay, rng: random.Random, round_: int, *,
+                       leave: frozenset[str] = frozenset(), new: int = 15) -> None:
     """Sales works a few Leads that exist by now, Marketing edits a few handed-over contacts,
-    and new contacts qualify: the next run has both legs' work to do."""
-    in_salesforce = set(stack.leads_by_hubspot_id())
+    and new contacts qualify: the next run has both legs' work to do. The contacts in ``leave``
+    (records that moved: tests/test_chaos_moves.py) are neither worked nor edited here."""
+    in_salesforce = set(stack.leads_by_hubspot_id()) - leave
     unworked = [i for i in day.qualified if i in in_salesforce and i not in day.outcomes]
     work_leads(stack, day, rng.sample(unworked, min(4, len(unworked))), first=round_)
     linked = [i for i in day.qualified if i in in_salesforce]
     edit_contacts(stack, day, rng.sample(linked, min(3, len(linked))), f"round {round_}")
-    new_contacts(stack, day, 15, start=10_000 + 100 * round_, unqualified=2)
+    new_contacts(stack, day, new, start=10_000 + 100 * round_, unqualified=2)
 
 
 def test_twenty_sigkills_across_both_legs_then_one_clean_run_deliver_everything_exactly_once(stack, database):

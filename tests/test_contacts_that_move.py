@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from mappings import __file__ as mappings_init
 from state.models import ContactMoveRow, OutcomeRow
+from state.outcomes import OutcomeStore
 from syncd.core.records import Move
 from tests.conftest import Syncd, qualified
 from tests.feedback_helpers import (  # noqa: F401 - clock, syncd and ready are fixtures
@@ -283,3 +284,27 @@ def test_a_merge_of_a_contact_whose_lead_sales_converted_keeps_its_outcomes_flow
     syncd.salesforce.update("Opportunity", converted["opportunity_id"], {"Amount": 1500})
     cycle(syncd)
     assert props(syncd, survivor)["syncd_opportunity_amount"] in ("1500", "1500.0")
+
+
+def test_the_refused_outcome_that_revealed_a_deleted_contact_leaves_the_rejection_table_once_traced(ready, tmp_path):
+    """The refusal (OBJECT_NOT_FOUND) is how a deleted contact is found; once the scan has traced
+    it and recorded the move, no rejection stays for `syncd status` to list: there is nothing
+    left to fix, and the back leg writes no outcome to it (found by tests/test_chaos_moves.py)."""
+    syncd = ready
+    configure(syncd, tmp_path, "action: unlink")
+    gone, _ = syncd.hubspot.create_contacts(qualified(2))
+    cycle(syncd)
+    syncd.hubspot.gdpr_delete_contact(gone)
+    syncd.salesforce.update("Lead", syncd.leads_by_hubspot_id()[gone]["Id"], {"Status": "Working - Contacted"})
+    assert cycle(syncd).back.counts["rejected"] == 1
+    store = syncd.store()
+    try:
+        assert [r.hubspot_id for r in OutcomeStore(store).list_rejections(PIPELINE)] == [gone]
+    finally:
+        store.close()
+    assert cycle(syncd).forward.counts["deleted"] == 1
+    store = syncd.store()
+    try:
+        assert OutcomeStore(store).list_rejections(PIPELINE) == [] and store.count_rejections(PIPELINE) == 0
+    finally:
+        store.close()
