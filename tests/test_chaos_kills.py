@@ -173,6 +173,26 @@ def work_between_kills(stack: WatchedStack, day: BadDay, rng: random.Random, rou
     new_contacts(stack, day, new, start=10_000 + 100 * round_, unqualified=2)
 
 
+def kill_loop(stack: WatchedStack, switch: KillSwitch, env: dict[str, str], rng: random.Random, *, kills: int,
+              most: int, seed: int) -> Iterator[tuple[int, Landed | None]]:
+    """Run `run --once` processes until ``kills`` of them were killed (at most ``most``): each
+    armed with the next moment of the schedule (a run that finished is armed with the same class
+    again), every WEATHER_EVERY-th in weather. Yields (process number, its kill or None), for the
+    caller to work between runs."""
+    landed = 0
+    for process in range(most):
+        if landed == kills:
+            return
+        kind = SCHEDULE[landed % len(SCHEDULE)]
+        switch.arm((kind, rng.randint(*MOMENTS[kind])))
+        if process % WEATHER_EVERY == WEATHER_EVERY - 1:
+            weather(stack, seed=seed * 1000 + process)
+        killed = killed_run(stack, switch, env)
+        clear_weather(stack)
+        landed += killed is not None
+        yield process, killed
+
+
 def test_twenty_sigkills_across_both_legs_then_one_clean_run_deliver_everything_exactly_once(stack, database):
     url, pipeline = database
     env = {"SYNCD_SYNC__PIPELINE": pipeline, **({"SYNCD_STATE__DATABASE_URL": url} if url else {})}
@@ -184,15 +204,7 @@ def test_twenty_sigkills_across_both_legs_then_one_clean_run_deliver_everything_
     stack.requests.listener = switch
     landed: list[Landed] = []
     try:
-        for process in range(MOST_PROCESSES):
-            if len(landed) == KILLS:
-                break
-            kind = SCHEDULE[len(landed) % len(SCHEDULE)]     # a run that finished: the same class again
-            switch.arm((kind, rng.randint(*MOMENTS[kind])))
-            if process % WEATHER_EVERY == WEATHER_EVERY - 1:
-                weather(stack, seed=SEED * 1000 + process)
-            killed = killed_run(stack, switch, env)
-            clear_weather(stack)
+        for process, killed in kill_loop(stack, switch, env, rng, kills=KILLS, most=MOST_PROCESSES, seed=SEED):
             if killed is not None:
                 if killed.moment == WRITE:
                     killed.salesforce_ahead = salesforce_ahead_of_state(stack, url, pipeline)

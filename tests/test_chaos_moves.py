@@ -29,20 +29,17 @@ from sqlmodel import select
 from mappings import __file__ as mappings_init
 from state.models import ContactMoveRow
 from state.outcomes import OutcomeStore
-from state.store import StateStore
 from syncd.core.errors import ExitCode
 from syncd.core.records import Move
 from syncd.run.clock import skew_cursor
-from tests.chaos_helpers import BadDay, WatchedStack, assert_lead_fields, clear_weather, new_contacts, weather
+from tests.chaos_helpers import BadDay, WatchedStack, assert_lead_fields, clear_weather, new_contacts
 from tests.feedback_helpers import BEHIND, Clock, clock  # noqa: F401 - a fixture
 from tests.test_chaos_kills import (  # noqa: F401 - database and stack are fixtures
-    MOMENTS,
     SCHEDULE,
-    WEATHER_EVERY,
     KillSwitch,
     Landed,
     database,
-    killed_run,
+    kill_loop,
     open_store,
     stack,
     work_between_kills,
@@ -280,23 +277,16 @@ def test_ten_sigkills_with_records_moving_and_clocks_skewed_end_in_each_document
     landed: list[Landed] = []
     phases: list[int] = []                  # each kill's skew: 0 behind, 1 level, 2 ahead
     try:
-        for process in range(MOST_PROCESSES):
-            if len(landed) == KILLS:
-                break
-            if process in (BEHIND_UNTIL, LEVEL_UNTIL):
-                set_skew(stack, clock, dt.timedelta(0) if process == BEHIND_UNTIL else SKEW)
-            kind = SCHEDULE[len(landed) % len(SCHEDULE)]
-            switch.arm((kind, rng.randint(*MOMENTS[kind])))
-            if process % WEATHER_EVERY == WEATHER_EVERY - 1:
-                weather(stack, seed=SEED * 1000 + process)
-            killed = killed_run(stack, switch, env)
-            clear_weather(stack)
+        set_skew_for = {BEHIND_UNTIL: dt.timedelta(0), LEVEL_UNTIL: SKEW}     # from that process on
+        for process, killed in kill_loop(stack, switch, env, rng, kills=KILLS, most=MOST_PROCESSES, seed=SEED):
             if killed is not None:
                 landed.append(killed)
                 phases.append(0 if process < BEHIND_UNTIL else 1 if process < LEVEL_UNTIL else 2)
             if process < len(ROUNDS):
                 ROUNDS[process](stack, day, exp, rng, picked)
             work_between_kills(stack, day, rng, process, leave=frozenset(exp.touched), new=8)
+            if process + 1 in set_skew_for:
+                set_skew(stack, clock, set_skew_for[process + 1])
     finally:
         stack.requests.listener = None
         clear_weather(stack)
