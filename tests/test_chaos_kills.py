@@ -173,6 +173,16 @@ def work_between_kills(stack: WatchedStack, day: BadDay, rng: random.Random, rou
     new_contacts(stack, day, new, start=10_000 + 100 * round_, unqualified=2)
 
 
+def assert_a_further_run_writes_nothing(stack: WatchedStack, env: dict[str, str]) -> None:
+    """Nothing is left half-done: one more run finds nothing to write in either system."""
+    stack.hubspot.requests.clear()
+    stack.salesforce.requests.clear()
+    code, _, stderr = run_once(stack, env=env)
+    assert code == ExitCode.OK, stderr
+    assert stack.salesforce_writes() == 0
+    assert stack.hubspot.requests.count(method="POST", path_contains="/batch/update") == 0
+
+
 def kill_loop(stack: WatchedStack, switch: KillSwitch, env: dict[str, str], rng: random.Random, *, kills: int,
               most: int, seed: int) -> Iterator[tuple[int, Landed | None]]:
     """Run `run --once` processes until ``kills`` of them were killed (at most ``most``): each
@@ -234,10 +244,4 @@ def test_twenty_sigkills_across_both_legs_then_one_clean_run_deliver_everything_
     finally:
         store.close()
 
-    # Nothing is left half-done: one more run finds nothing to write in either system.
-    stack.hubspot.requests.clear()
-    stack.salesforce.requests.clear()
-    code, _, stderr = run_once(stack, env=env)
-    assert code == ExitCode.OK, stderr
-    assert stack.salesforce_writes() == 0
-    assert stack.hubspot.requests.count(method="POST", path_contains="/batch/update") == 0
+    assert_a_further_run_writes_nothing(stack, env)
