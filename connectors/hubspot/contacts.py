@@ -188,5 +188,9 @@ class HubSpotContacts:
             middle = len(batch) // 2
             return self._update_batch(batch[:middle]) + self._update_batch(batch[middle:])
         first = details[0] if details else {}
+        message = str(first.get("message") or body.get("message") or "refused")[:500]
+        named = (first.get("context") or {}).get("propertyName") or []
+        if named:              # said last, the way a Salesforce error names its fields (`syncd rejected list`)
+            message += f" (property: {', '.join(str(n) for n in named)})"
         return [ContactWriteResult(batch[0][0], False, first.get("code") or body.get("category") or "VALIDATION_ERROR",
-                                   str(first.get("message") or body.get("message") or "refused")[:500])]
+                                   message)]

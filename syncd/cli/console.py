@@ -179,3 +179,15 @@ def skew_lines(watermarks: dict[str, str]) -> list[str]:
             f"{'ahead of' if skew > 0 else 'behind'} this host's (last run); read windows follow "
             f"{names[system]}'s, but set this host's time right (NTP)"
             for system, skew in skews(watermarks).items() if abs(skew) > SKEW_WARNING_SECONDS]
+
+
+def rejected_table(rows: list[dict], *, details: bool, title: str = "Rejected records") -> Table:
+    """`syncd rejected list` (and `retry`'s still refused): one row per rejected record, both legs."""
+    table = Table(title=title, title_justify="left")
+    names = ["leg", "hubspot_id", *(("name", "email") if details else ()), "field", "code", "message", "attempts",
+             *(("first_seen_at", "last_seen_at") if "last_seen_at" in (rows[0] if rows else {}) else ())]
+    for name in names:
+        table.add_column(name.replace("_", " "), overflow="fold", style="red" if name == "code" else None)
+    for row in rows:
+        table.add_row(*("" if row.get(name) is None else str(row[name]) for name in names))
+    return table
