@@ -200,3 +200,19 @@ def test_a_contact_no_longer_handed_over_clears_its_rejection_on_retry(syncd, ca
     writes = syncd.salesforce_writes()
     assert syncd.cli("rejected", "retry", hubspot_id) == ExitCode.OK
     assert syncd.salesforce_writes() == writes and listed(syncd, capsys) == []
+
+
+def test_on_a_terminal_the_list_is_a_table_with_the_field_and_code():
+    from rich.console import Console
+
+    from syncd.cli import console
+
+    rows = [{"leg": "forward", "hubspot_id": "101", "field": "LastName", "code": "STRING_TOO_LONG",
+             "message": "Last Name: data value too large", "attempts": 2, "first_seen_at": "2026-01-01T00:00:00+00:00",
+             "last_seen_at": "2026-01-02T00:00:00+00:00"}]
+    screen = Console(record=True, width=200)
+    screen.print(console.rejected_table(rows, details=False))
+    text = screen.export_text()
+    assert all(value in text for value in ("101", "LastName", "STRING_TOO_LONG", "Last Name: data value too large",
+                                           "2026-01-02T00:00:00+00:00"))
+    assert "email" not in text

@@ -198,7 +198,8 @@ def _report(records: list[RejectedRecord], still: list[RejectedRecord], results:
             stdout.print(f"dry run: would re-send {planned} of {len(records)} rejected records; nothing was written",
                          highlight=False)
         else:
-            stdout.print(f"{len(landed)} landed (or unchanged), {len(still)} still refused", highlight=False)
+            stdout.print(f"{len(landed)} cleared (landed, unchanged or no longer to be sent), {len(still)} still "
+                         "refused", highlight=False)
             if still:
                 stdout.print(console.rejected_table([{"leg": r.leg, "hubspot_id": r.hubspot_id,
                                                       "field": field_of(r), "code": r.code, "message": r.message,
