@@ -48,9 +48,10 @@ def rejected_records(engine: Engine, pipeline: str, *, legs: Sequence[str] = tup
                                                     for chunk in chunks(wanted)]
             for part in parts:
                 for row in connection.execute(part).mappings():
+                    first, last = aware(row["first_seen_at"]), aware(row["last_seen_at"])
+                    assert first is not None and last is not None      # NOT NULL columns
                     found.append(RejectedRecord(leg, row["hubspot_id"], row["code"], row["message"],
-                                                bool(row["retryable"]), int(row["attempts"]),
-                                                aware(row["first_seen_at"]), aware(row["last_seen_at"])))  # type: ignore[arg-type]
+                                                bool(row["retryable"]), int(row["attempts"]), first, last))
     found.sort(key=lambda r: (r.last_seen_at, r.leg, r.hubspot_id), reverse=True)
     return found[:limit] if limit is not None else found
 

@@ -17,7 +17,15 @@ from state.rejections import RejectedRecord
 from syncd.cli.rejected import field_of
 from syncd.core.errors import ExitCode
 from tests.conftest import Syncd, qualified
-from tests.feedback_helpers import PIPELINE, clock, cycle, lock_contact_once, props, ready, syncd  # noqa: F401
+from tests.feedback_helpers import (
+    PIPELINE,
+    clock,
+    cycle,
+    lock_contact_once,
+    props,
+    ready,
+    syncd,
+)
 
 BUNDLED = Path(mappings_init).parent / "hubspot-to-salesforce.yaml"
 DETAIL = "template: \"{{ [hs_analytics_source_data_1, hs_analytics_source_data_2] | select | join(' / ') }}\""
@@ -80,7 +88,7 @@ def test_a_retry_still_refused_exits_3_and_a_dry_run_writes_nothing(syncd, capsy
     assert syncd.cli("rejected", "retry") == ExitCode.USAGE      # neither ids nor --all
 
 
-def test_retry_waits_for_no_one_it_needs_the_pipelines_lease(syncd):
+def test_retry_takes_the_pipelines_lease_and_exits_6_while_another_syncer_holds_it(syncd):
     contacts = qualified(1)
     contacts[0]["lastname"] = "L" * 100
     syncd.hubspot.create_contacts(contacts)

@@ -20,6 +20,7 @@ import structlog
 
 from state.lease import holding
 from state.rejections import LEGS, RejectedRecord, clear_rejections, rejected_records
+from state.store import StateStore
 from syncd import app
 from syncd.app.connectors import Connectors
 from syncd.app.logs import configure_logging
@@ -122,7 +123,8 @@ def list_rejected(config_path: Path | None, code: str | None, leg: str, limit: i
         click.echo(out.getvalue(), nl=False)
 
 
-def _chosen(store, pipeline: str, ids: tuple[str, ...], every: bool, code: str | None) -> list[RejectedRecord]:  # noqa: ANN001
+def _chosen(store: StateStore, pipeline: str, ids: tuple[str, ...], every: bool,
+            code: str | None) -> list[RejectedRecord]:
     if bool(ids) == every:
         raise click.UsageError("name the contacts (HUBSPOT_ID ...) or pass --all")
     records = rejected_records(store.engine, pipeline, ids=None if every else ids, code=code)
