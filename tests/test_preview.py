@@ -84,3 +84,75 @@ def test_dry_run_for_chosen_contacts_lists_what_the_real_run_writes_field_for_fi
         for name, change in decision["changes"].items():
             assert same(record.get(name), change["new"]), (decision["hubspot_id"], name, record.get(name), change)
     assert ids["not_qualified"] not in syncd.leads_by_hubspot_id()
+
+
+def test_dry_run_over_the_window_agrees_with_the_real_runs_writes_and_counts(syncd, capsys):
+    ids = six_contacts(syncd)
+    assert syncd.cli("setup", "hubspot") == ExitCode.OK          # the back leg's properties, so it runs too
+    before = write_calls(syncd)
+    capsys.readouterr()
+    assert syncd.cli("run", "--once", "--dry-run") == ExitCode.OK and write_calls(syncd) == before
+    shown = {d["hubspot_id"]: d for d in printed(capsys)}
+    writes = {i: d for i, d in shown.items() if d["event"] == "plan.write"}
+    assert {i: d["action"] for i, d in writes.items()} == {
+        ids["new"]: "create", ids["changed"]: "update", ids["converted"]: "update_contact", ids["matched"]: "update"}
+    assert ids["not_qualified"] not in shown         # HubSpot's search leaves it out, as in the real run
+    leads_before = syncd.leads_by_hubspot_id()
+    result = syncd.run()
+    actions = [d["action"] for d in writes.values()]
+    assert (result.counts["created"], result.counts["updated"], result.counts["contact_updates"]) == \
+        (actions.count("create"), actions.count("update"), actions.count("update_contact"))
+    for decision in writes.values():
+        record = record_of(syncd, decision)
+        for name, change in decision["changes"].items():
+            assert same(record.get(name), change["new"]), (name, record.get(name), change)
+        old = leads_before.get(decision["hubspot_id"]) if decision["sobject"] == "Lead" else None
+        for name in set(old or {}) & set(record) - set(decision["changes"]) - {"LastModifiedDate", "SystemModstamp"}:
+            assert same(old[name], record[name]), f"{name} changed but the dry run did not list it"
+
+
+def test_preview_by_email_and_id_reads_only_and_says_why_a_contact_is_skipped(syncd, capsys):
+    ids = six_contacts(syncd)
+    before = write_calls(syncd)
+    capsys.readouterr()
+    assert syncd.cli("preview", "lead11@example.com", ids["not_qualified"], "--format", "json",
+                     "--unchanged") == ExitCode.OK
+    out = capsys.readouterr().out
+    shown = json.loads(out[out.index('{\n'):])
+    assert write_calls(syncd) == before and shown["not_found"] == []
+    records = {d["hubspot_id"]: d for d in shown["records"]}
+    matched, cold = records[ids["matched"]], records[ids["not_qualified"]]
+    assert (matched["hubspot_id"], matched["action"], matched["how"]) == \
+        (ids["matched"], "update", "by Id (matched by email)")
+    typed_in = syncd.salesforce.find_ids("Lead", "Email", "lead11@example.com")
+    assert matched["target_id"] == typed_in[0] and "Email" in matched["unchanged"]
+    assert (cold["action"], cold["reason"]) == ("skip", "not_qualified")
+    assert cold["detail"].startswith("lifecyclestage ") and cold["detail"].endswith("(it is 'subscriber')")
+    syncd.run()
+    lead = syncd.salesforce.get("Lead", matched["target_id"])
+    for name, change in matched["changes"].items():
+        assert same(lead.get(name), change["new"]), name
+
+
+def test_preview_table_shows_old_and_new_values_in_full(syncd, capsys):
+    long_pain = "the handoff from marketing to sales loses context every single time it happens"
+    [contact] = syncd.hubspot.create_contacts(qualified(1))
+    syncd.run()
+    syncd.hubspot.update_contact(contact, {"pain_points": long_pain})
+    capsys.readouterr()
+    assert syncd.cli("preview", contact, "--format", "table") == ExitCode.OK
+    words = capsys.readouterr().out.replace("│", " ").split()
+    # Off a terminal the table is 80 columns wide: cells fold across lines, but nothing is cut.
+    for word in ["update", "Lead", "(linked)", "Pain_Points__c", "slow", "handoff", *long_pain.split()]:
+        assert word in words
+
+
+def test_preview_of_an_unknown_contact_exits_2_and_limit_cuts_the_list(syncd, capsys):
+    syncd.hubspot.create_contacts(qualified(3))
+    assert syncd.cli("preview", "nobody@example.com", "--format", "json") == ExitCode.USAGE
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index('{\n'):])["not_found"] == ["nobody@example.com"]
+    assert syncd.cli("run", "--once", "--dry-run", "--limit", "2") == ExitCode.OK
+    assert [d["action"] for d in printed(capsys)] == ["create", "create"]
+    assert syncd.cli("run", "--once", "--contact", "1") == ExitCode.USAGE
+    assert syncd.salesforce_writes() == 0

@@ -182,30 +182,28 @@ def _shown(value: object) -> str:
 
 
 def decisions_table(decisions: list, *, title: str, show_unchanged: bool = False, limit: int | None = None) -> Table:
-    """One row per record: which write (or skip, and why), the record, and old → new per changed field."""
+    """One section per record: the contact, which write (or skip, and why) to which record, and
+    old → new for each field that changes."""
     table = Table(title=title, title_justify="left")
-    table.add_column("HubSpot contact")
-    table.add_column("action")
-    table.add_column("record")
-    table.add_column("field")
+    table.add_column("HubSpot contact → write")
+    table.add_column("field", no_wrap=True)
     table.add_column("now in Salesforce", overflow="fold")
     table.add_column("→ would be", overflow="fold")
     for decision in decisions[:limit]:
-        action = ACTION_LABELS[decision.action] + (f" {decision.how}" if decision.how else "")
         if decision.action in ("skip", "reject"):
-            table.add_row(decision.hubspot_id, f"{ACTION_LABELS[decision.action]}: {decision.reason}", "",
-                          "", decision.detail, "", end_section=True)
+            table.add_row(f"{decision.hubspot_id}\n{ACTION_LABELS[decision.action]}: {decision.reason}", "",
+                          decision.detail, "", end_section=True)
             continue
-        record = f"{decision.sobject} {decision.target_id or '(new)'}"
+        what = (f"{decision.hubspot_id}\n{ACTION_LABELS[decision.action]} {decision.how}\n"
+                f"{decision.sobject} {decision.target_id or '(new)'}")
         rows = [(c.field, _shown(c.old), _shown(c.new)) for c in decision.changes]
         if show_unchanged:
             rows += [(name, _shown(decision.fields.get(name)), "(unchanged)") for name in decision.unchanged]
         rows = rows or [("", "(nothing changes)", "")]
         for i, (name, old, new) in enumerate(rows):
-            table.add_row(decision.hubspot_id if i == 0 else "", action if i == 0 else "",
-                          record if i == 0 else "", name, old, new, end_section=i == len(rows) - 1)
+            table.add_row(what if i == 0 else "", name, old, new, end_section=i == len(rows) - 1)
     if limit is not None and len(decisions) > limit:
-        table.add_row("…", f"{len(decisions) - limit} more (--limit {limit})", "", "", "", "")
+        table.add_row(f"… {len(decisions) - limit} more (--limit {limit})", "", "", "")
     return table
 
 
