@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from syncd.core.errors import ExitCode
 from syncd.plan.preview import same
 from tests.conftest import qualified
@@ -156,3 +158,29 @@ def test_preview_of_an_unknown_contact_exits_2_and_limit_cuts_the_list(syncd, ca
     assert [d["action"] for d in printed(capsys)] == ["create", "create"]
     assert syncd.cli("run", "--once", "--contact", "1") == ExitCode.USAGE
     assert syncd.salesforce_writes() == 0
+
+
+def test_the_dry_runs_current_values_take_one_query_per_200_leads_not_one_per_record(syncd):
+    from syncd import app
+    from syncd.app.preview import dry_run_decisions
+
+    ids = syncd.hubspot.create_contacts(qualified(201))
+    assert syncd.run().counts["created"] == 201
+    for contact in ids:
+        syncd.hubspot.update_contact(contact, {"pain_points": "renewal"})
+    result = syncd.run(dry_run=True)
+    queries = syncd.salesforce.requests.count(method="GET", path_contains="/query")
+    decisions = dry_run_decisions(app.load(syncd.stack.config_path, env={}), result)
+    assert syncd.salesforce.requests.count(method="GET", path_contains="/query") - queries == 2
+    assert [d.action for d in decisions] == ["update"] * 201
+    assert {c.field for d in decisions for c in d.changes} == {"Pain_Points__c", "Description"}
+    assert syncd.salesforce_writes() == 1 * 2       # the first run's two calls of 200 and 1; none since
+
+
+@pytest.mark.parametrize(("old", "new", "equal"), [
+    (None, "", True), ("", None, True), (None, "x", False), (10.0, 10, True), ("10", 10, True),
+    (True, "true", True), (False, True, False), ("Acme", "acme", False), ("a", "a", True),
+], ids=["none-empty", "empty-none", "none-text", "float-int", "text-number", "bool-text", "bools",
+        "case-matters", "same-text"])
+def test_a_value_is_unchanged_only_when_salesforce_holds_the_same(old, new, equal):
+    assert same(old, new) is equal
