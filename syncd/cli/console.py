@@ -185,7 +185,7 @@ def decisions_table(decisions: list, *, title: str, show_unchanged: bool = False
     """One section per record: the contact, which write (or skip, and why) to which record, and
     old → new for each field that changes."""
     table = Table(title=title, title_justify="left")
-    table.add_column("HubSpot contact → write")
+    table.add_column("HubSpot contact → write", overflow="fold")
     table.add_column("field", no_wrap=True)
     table.add_column("now in Salesforce", overflow="fold")
     table.add_column("→ would be", overflow="fold")
