@@ -184,3 +184,19 @@ def test_the_dry_runs_current_values_take_one_query_per_200_leads_not_one_per_re
         "case-matters", "same-text"])
 def test_a_value_is_unchanged_only_when_salesforce_holds_the_same(old, new, equal):
     assert same(old, new) is equal
+
+
+def test_preview_of_a_contact_whose_lead_was_deleted_says_the_run_will_follow_it(syncd, capsys):
+    [contact] = syncd.hubspot.create_contacts(qualified(1))
+    syncd.run()
+    lead_id = syncd.leads_by_hubspot_id()[contact]["Id"]
+    syncd.salesforce.delete("Lead", lead_id)
+    syncd.hubspot.update_contact(contact, {"pain_points": "came back"})
+    capsys.readouterr()
+    assert syncd.cli("preview", contact, "--format", "json") == ExitCode.OK
+    out = capsys.readouterr().out
+    [record] = json.loads(out[out.index('{\n'):])["records"]
+    assert (record["action"], record["target_id"]) == ("update", lead_id)
+    assert record["how"] == ("by Id (linked); not in Salesforce now: the run follows its merge, "
+                             "or applies deleted_lead")
+    assert syncd.salesforce_writes() == 1                      # the first run's only

@@ -128,6 +128,9 @@ def decide(write: Write | Any, current: Mapping[str, Any] | None, sobject: str) 
             unchanged.append(name)
         elif current is not None or new not in (None, ""):
             changes.append(Change(name, old, new))
+    if write.kind != "upsert" and current is None:
+        # Deleted or merged away since syncd wrote it: the run follows it (syncd.plan.lead_moves).
+        how += "; not in Salesforce now: the run follows its merge, or applies deleted_lead"
     target_id = write.target_id or (current or {}).get("Id")
     return Decision(write.hubspot_id, action, how, target, target_id, fields=dict(write.fields),
                     current=dict(current) if current is not None else None, changes=changes, unchanged=unchanged)
