@@ -29,6 +29,7 @@ from syncd.mapping.model import Mapping
 from syncd.plan import forward as planner
 from syncd.plan.forward import ForwardCommit, ForwardFacts, Write
 from syncd.plan.lead_moves import COUNTS, Event
+from syncd.plan.preview import skips
 from syncd.run.leg import Prepared, Written
 from syncd.run.moves import SCAN_CURSOR, ContactMoves, GonePage, Moving
 
@@ -146,7 +147,8 @@ class ForwardLeg:
             log.warning("salesforce.email_match_ambiguous", hubspot_id=hubspot_id, lead_id=lead_id,
                         other_lead_ids=others, action="linked to the oldest; merge the duplicates in Salesforce")
         counts = plan.counts() + moving.counts() + Counter(read=len(page.items), future_dated=len(future))
-        return Prepared(counts, commit, writes, plan.rejections, aimed, read=len(page.items), total=page.total)
+        return Prepared(counts, commit, writes, plan.rejections, aimed, skips(plan, contacts, self.mapping),
+                        read=len(page.items), total=page.total)
 
     def _dated_in_the_future(self, contacts: list[Contact]) -> list[str]:
         """Contacts whose lastmodifieddate is ahead of HubSpot's own clock (a bad import, a skewed

@@ -51,6 +51,7 @@ class Prepared(Generic[C, W]):
     writes: dict[str, list[W]] = field(default_factory=dict)   # by group: a group's items share a call
     rejections: list[Rejection] = field(default_factory=list)
     planned: list[Any] = field(default_factory=list)           # what a dry run shows
+    skipped: list[Any] = field(default_factory=list)           # and what it would skip, with why
     read: int = 0                            # records this page read (for the progress bar)
     total: int | None = None
 
@@ -167,6 +168,7 @@ class LegRunner:
                     self._absorb(result, prepared.counts, prepared.rejections)
                     if dry_run:
                         getattr(result, leg.planned_key).extend(prepared.planned)
+                        result.skipped.extend(prepared.skipped)
                     else:
                         writing.add(prepared)
                 if not announced:
