@@ -24,6 +24,13 @@ UNLIMITED_WIDTH = 1_000_000
 class _Console(Console):
     """A console as wide as the terminal, and unlimited off a terminal (unless a width is set)."""
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        if kwargs.get("width") is None:
+            # rich fixes the width from $COLUMNS once, here; a pipe would then be cut at it.
+            # Asked at each print instead: $COLUMNS (or the terminal's size) on a terminal only.
+            self._width = None
+
     @property
     def size(self) -> ConsoleDimensions:
         size = Console.size.fget(self)  # type: ignore[attr-defined]
