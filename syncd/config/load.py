@@ -59,7 +59,7 @@ DEFAULT_SEARCH_PATH: list[Path] = search_path(os.environ)
 
 def find_config(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
     """--config (must exist) > $SYNCD_CONFIG (must exist) > first file in the search path >
-    None, in which case settings come from the environment and defaults."""
+    None (``require_config``, which the commands use, makes that an error)."""
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
