@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console, ConsoleDimensions
@@ -46,11 +48,13 @@ class _Console(Console):
 stdout = _Console()
 stderr = _Console(stderr=True)
 
+F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "csv")
 FORMAT_BY_EXTENSION = {".json": "json", ".csv": "csv", ".txt": "table", ".md": "table"}
 
 
-def format_option(default_help: str):  # noqa: ANN201 - a click decorator
+def format_option(default_help: str) -> Callable[[F], F]:
+    """--format, its help saying what the command does without it."""
     return click.option("--format", "fmt", type=click.Choice(FORMATS), help=(
         f"Default: {default_help}; with -o, from the file's extension (.json, .csv, .txt or .md: table)."))
 

@@ -15,8 +15,15 @@ from state.models import RunRow
 from state.outcomes import OutcomeStore
 from syncd import app
 from syncd.cli import console
-from syncd.cli.common import (config_option, emit_tables, emit_text, fail, format_option, output_format,
-                               output_option)
+from syncd.cli.common import (
+    config_option,
+    emit_tables,
+    emit_text,
+    fail,
+    format_option,
+    output_format,
+    output_option,
+)
 from syncd.core.errors import ConfigError
 
 RUN_COUNTS = ("read", "created", "updated", "unchanged", "rejected")
@@ -76,8 +83,8 @@ def status(config_path: Path | None, fmt: str | None, output: Path | None, as_js
     if fmt == "csv":
         emit_text(runs_csv(runs), output)
         return
-    shown: list = [f"pipeline [bold]{pipeline}[/bold]: {links} contacts linked to Salesforce, "
-                   f"{rejected_total} rejected records"]
+    shown: list = [(f"pipeline [bold]{pipeline}[/bold]: {links} contacts linked to Salesforce, "
+                    f"{rejected_total} rejected records")]
     if moved_leads:
         shown.append(f"{moved_leads.get('deleted', 0)} contacts unlinked (their Lead was deleted in Salesforce), "
                      f"{moved_leads.get('held', 0)} held (merged into another contact's Lead: someone decides)")
