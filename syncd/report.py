@@ -175,10 +175,10 @@ def to_table(report: Report) -> list[Table]:
     table = Table(title=f"Closed loop by {' / '.join(report.by)} — leads handed over {period} (UTC)",
                   title_justify="left")
     for name in report.by:
-        table.add_column(name, no_wrap=True)
+        table.add_column(name, overflow="fold")       # folded, never cut with "…"
     for label in ("handed\nover", "con-\ntacted", "disqua-\nlified", "oppor-\ntunities", "won", "lost", "win\nrate",
                   "revenue", "hours to\ncontact", "hours\nto close"):
-        table.add_column(label, justify="right", no_wrap=True)
+        table.add_column(label, justify="right", overflow="fold")
 
     def cells(g: GroupMetrics) -> list[str]:
         return [*g.key, str(g.handed_over), str(g.contacted), str(g.disqualified), str(g.opportunities),

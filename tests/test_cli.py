@@ -188,3 +188,12 @@ def test_the_demo_runs_a_full_cycle_without_credentials(tmp_path):
     assert summary["back_run"]["updated"] == sum(outcomes.values()) and summary["back_run"]["rejected"] == 0
     assert {"won", "lost", "disqualified", "contacted", "opportunity"} <= set(outcomes)
     assert summary["report_totals"]["won"] == outcomes["won"] and summary["report_totals"]["revenue"] > 0
+    # The demo's closing hint: the same report from its config, the format from the file's extension.
+    report = subprocess.run([sys.executable, "-m", "syncd.cli", "report", "--config",
+                             str(tmp_path / "demo" / "syncd.yaml"), "-o", "report.csv"],
+                            capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    rows = (tmp_path / "report.csv").read_text().splitlines()
+    assert rows[0].startswith("source,handed_over,")
+    totals = rows[-1].split(",")
+    assert totals[0] == "TOTAL" and int(totals[1]) == summary["report_totals"]["handed_over"] > 0

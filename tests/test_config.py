@@ -241,7 +241,7 @@ logging:
     error = config_error(path, env)
     assert {p.field for p in error.problems} == {
         "hubspot.acess_token", "hubspot.timeout_seconds", "hubspot.access_token",
-        "salesforce.api_version", "salesforce.auth.flow", "salesforce.auth.client_id",
+        "salesforce.api_version", "salesforce.auth.client_secret", "salesforce.auth.client_id",
         "tls.verify", "schedule.cron", "logging.level", ""}
     # File problems come in file order, then the environment's.
     lines = [p.line for p in error.problems if p.source == str(path)]
@@ -489,7 +489,7 @@ salesforce:
 
 def test_require_credentials_false_needs_no_tokens(env: dict[str, str]) -> None:
     settings = load_settings(None, env, require_credentials=False)
-    assert settings.hubspot.access_token is None and settings.salesforce.auth.flow is None
+    assert settings.hubspot.access_token is None and settings.salesforce.auth.flow == "client_credentials"
     assert settings.secret_values() == []
 
 
@@ -504,9 +504,9 @@ def test_require_credentials_false_needs_no_tokens(env: dict[str, str]) -> None:
      ["SYNCD_SALESFORCE__AUTH__PRIVATE_KEY", "salesforce.auth.private_key_file",
       "'salesforce_private_key'"]),
     ("jwt_bearer", "salesforce.auth.username", ["SYNCD_SALESFORCE__AUTH__USERNAME"]),
-    (None, "salesforce.auth.flow", ["client_credentials or jwt_bearer"]),
+    (None, "salesforce.auth.client_secret", ["SYNCD_SALESFORCE__AUTH__CLIENT_SECRET"]),
     (None, "salesforce.auth.client_id", ["SYNCD_SALESFORCE__AUTH__CLIENT_ID"]),
-], ids=["hubspot-token", "client-secret", "private-key", "jwt-username", "flow", "client-id"])
+], ids=["hubspot-token", "client-secret", "private-key", "jwt-username", "default-flow-secret", "client-id"])
 def test_missing_credentials_say_how_to_provide_them(env: dict[str, str], flow: str | None,
                                                      field: str, words: list[str]) -> None:
     if flow:
@@ -632,3 +632,30 @@ def test_settings_can_be_built_directly_for_tests_of_other_modules() -> None:
                                         "state": {"directory": "/tmp/syncd-test"}})
     assert settings.sync.dry_run is True and settings.config_path is None
     assert settings.state.database_url.get_secret_value() == "sqlite:////tmp/syncd-test/syncd.db"
+
+
+# ---------------------------------------------------------------------------------------------
+# The Salesforce auth flow's default, and the size cap
+
+
+def test_the_salesforce_auth_flow_defaults_to_client_credentials(env: dict[str, str]) -> None:
+    """The README's default: with the flow left out, the client credentials flow's keys suffice."""
+    creds = {k: v for k, v in CREDS.items() if k != "SYNCD_SALESFORCE__AUTH__FLOW"}
+    settings = load_settings(None, {**env, **creds})
+    assert settings.salesforce.auth.flow == "client_credentials"
+    assert settings.salesforce.auth.client_secret.get_secret_value() == CLIENT_SECRET
+
+
+def test_jwt_keys_without_a_flow_say_the_default_flow_does_not_use_them(tmp_path: Path,
+                                                                      env: dict[str, str]) -> None:
+    path = write(tmp_path, "salesforce:\n  auth:\n    client_id: id\n    username: me@acme.com\n")
+    problem = problem_for(config_error(path, env, require_credentials=False), "salesforce.auth.username")
+    assert problem.message == ("only used with flow: jwt_bearer (this config uses client_credentials); "
+                               "remove it")
+
+
+def test_a_config_over_one_mib_is_refused_before_it_is_parsed(tmp_path: Path, env: dict[str, str]) -> None:
+    path = write(tmp_path, "sync:\n  pipeline: big\n" + "# padding\n" * 110_000)
+    error = config_error(path, env, require_credentials=False)
+    assert [str(p) for p in error.problems] == [
+        f"{path}: the file is larger than 1 MiB; a config or mapping is a few KiB: is this the right file?"]

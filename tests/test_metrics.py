@@ -80,3 +80,12 @@ def test_each_metrics_instance_has_its_own_registry():
     first, second = Metrics(), Metrics()
     first.cycles.labels("ok").inc()
     assert value(second, "syncd_cycles_total", status="ok") == 0
+
+
+def test_no_created_series_are_exposed():
+    """prometheus-client's `_created` samples (a Unix time beside each counter) read as counts."""
+    metrics = Metrics()
+    metrics.observe_cycle(CycleResult(RunResult("f", "ok", counts=Counter(read=1, created=1))), "ok", 1.0, NOW)
+    names = {sample.name for family in metrics.registry.collect() for sample in family.samples}
+    assert "syncd_records_total" in names and "syncd_cycle_duration_seconds_sum" in names
+    assert not [name for name in names if name.endswith("_created")]

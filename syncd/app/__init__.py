@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from state.store import StateStore
-from syncd.config import Settings, find_config, load_settings
+from syncd.config import Settings, load_settings, require_config
 from syncd.core.errors import StateUnavailable
 from syncd.mapping import Mapping, load_mapping
 
@@ -29,7 +29,7 @@ class Loaded:
 def load(config: Path | None, *, require_credentials: bool = True, env: dict[str, str] | None = None) -> Loaded:
     """Settings and mapping, fully validated before anything touches the network."""
     environ = dict(os.environ if env is None else env)
-    settings = load_settings(find_config(config, environ), environ, require_credentials=require_credentials)
+    settings = load_settings(require_config(config, environ), environ, require_credentials=require_credentials)
     return Loaded(settings, load_mapping(settings.mapping))
 
 

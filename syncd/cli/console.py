@@ -1,4 +1,6 @@
-"""What a person at a terminal sees: a progress bar while a run works, tables when it ends."""
+"""What a person at a terminal sees: a progress bar while a run works, tables when it ends.
+
+Cells fold rather than end in "…": a narrow terminal wraps a value onto more lines, never loses it."""
 
 from __future__ import annotations
 
@@ -80,8 +82,8 @@ def run_summary(result: RunResult) -> Table:
     labels, always = (BACK_COUNT_LABELS, ("leads_read", "updated", "rejected")) if back else (COUNT_LABELS, forward)
     table = Table(title=f"syncd run {result.run_id[:8]}{' (back leg)' if back else ''} — "
                         f"[{status_style}]{result.status}[/] in {result.duration_seconds:.1f}s", title_justify="left")
-    table.add_column("", style="dim")
-    table.add_column("count", justify="right")
+    table.add_column("", style="dim", overflow="fold")
+    table.add_column("count", justify="right", overflow="fold")
     for key, label in labels.items():
         value = result.counts.get(key, 0)
         if value or key in always:
@@ -94,8 +96,8 @@ def run_summary(result: RunResult) -> Table:
 
 def rejections_table(rows: list[RejectionRow] | list[Rejection], title: str = "Rejected records") -> Table:
     table = Table(title=title, title_justify="left")
-    table.add_column("HubSpot contact")
-    table.add_column("error code", style="red")
+    table.add_column("HubSpot contact", overflow="fold")
+    table.add_column("error code", style="red", overflow="fold")
     table.add_column("message", overflow="fold")
     for row in rows:
         table.add_row(row.hubspot_id, row.code, row.message)
@@ -105,7 +107,8 @@ def rejections_table(rows: list[RejectionRow] | list[Rejection], title: str = "R
 def runs_table(runs: list[RunRow]) -> Table:
     table = Table(title="Last runs", title_justify="left")
     for column in ("started (UTC)", "leg", "status", "read", "created", "updated", "unchanged", "rejected", "duration"):
-        table.add_column(column, justify="right" if column not in ("started (UTC)", "leg", "status") else "left")
+        table.add_column(column, justify="right" if column not in ("started (UTC)", "leg", "status") else "left",
+                         overflow="fold")
     for run in runs:
         counts = run.counts or {}
         duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
@@ -117,9 +120,9 @@ def runs_table(runs: list[RunRow]) -> Table:
 
 def cursors_table(cursors: list[CursorRow]) -> Table:
     table = Table(title="Watermarks", title_justify="left")
-    table.add_column("stream")
-    table.add_column("value")
-    table.add_column("updated (UTC)")
+    table.add_column("stream", overflow="fold")
+    table.add_column("value", overflow="fold")
+    table.add_column("updated (UTC)", overflow="fold")
     for cursor in cursors:
         table.add_row(cursor.name, cursor.value, cursor.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
     return table

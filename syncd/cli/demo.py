@@ -102,7 +102,7 @@ def demo(contacts: int, directory: Path | None, keep_running: bool) -> None:
             out.print(f"Second run: {second.counts.get('unchanged', 0)} unchanged, "
                       f"{second.counts.get('created', 0) + second.counts.get('updated', 0)} written "
                       f"— nothing is written twice.", highlight=False)
-            show_loop(out, loop)
+            show_loop(out, loop, stack.config_path)
         else:
             print(json.dumps({"event": "demo.finished", "seeded": seeded,
                               "first_run": dict(first.counts), "second_run": dict(second.counts),
@@ -138,7 +138,7 @@ def outcomes_table(contacts: list[dict], limit: int = 8) -> Table:
     return table
 
 
-def show_loop(console: Console, loop: LoopResult) -> None:
+def show_loop(console: Console, loop: LoopResult, config_path: Path) -> None:
     console.print("Sales worked the leads in Salesforce: "
                   + ", ".join(f"{n} {what}" for what, n in sorted(loop.played.items())), highlight=False)
     if loop.back is not None:
@@ -146,4 +146,5 @@ def show_loop(console: Console, loop: LoopResult) -> None:
     console.print(outcomes_table(loop.contacts))
     for table in to_table(loop.report):
         console.print(table)
-    console.print("The same report: syncd report --format csv -o report.csv", highlight=False)
+    # With the demo's config: without it `syncd report` finds no config (exit 4), not the demo's state.
+    console.print(f"The same report: syncd report --config {config_path} -o report.csv", highlight=False)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from state.outcomes import OutcomeStore
 from syncd import app
-from syncd.cli.common import config_option, fail, stdout
+from syncd.cli.common import (config_option, emit_tables, emit_text, fail, format_option, output_format,
+                               output_option)
 from syncd.core.errors import ConfigError
 from syncd.report import GROUPINGS, build_report, to_csv, to_json, to_table
 
@@ -36,9 +35,8 @@ def parse_moment(value: str, *, end: bool = False) -> dt.datetime:
 @click.option("--by", "by", type=click.Choice(GROUPINGS), multiple=True,
               help="Group by marketing source, campaign or first converting content; repeat to combine. "
                    "Default: source.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
-              help="Default: table on a terminal, JSON otherwise (or from --output's extension).")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file.")
+@format_option("table on a terminal, JSON otherwise")
+@output_option
 def report(config_path: Path | None, since: str | None, until: str | None, by: tuple[str, ...],
            fmt: str | None, output: Path | None) -> None:
     """Which leads turn into revenue, and why the others don't — by source, campaign, content.
@@ -53,6 +51,7 @@ def report(config_path: Path | None, since: str | None, until: str | None, by: t
       syncd report --by campaign --by content --format csv -o q1.csv
       syncd report --format json | jq '.groups[] | {source, win_rate, revenue}'
     """
+    fmt = output_format(fmt, output)          # a file name that names no format: exit 2 before any work
     start = parse_moment(since) if since else None
     end = parse_moment(until, end=True) if until else None
     if start and end and end <= start:
@@ -67,18 +66,7 @@ def report(config_path: Path | None, since: str | None, until: str | None, by: t
     finally:
         store.close()
     result = build_report(rows, by or ("source",), since=start, until=end)
-    if fmt is None:
-        suffix = output.suffix.lower().lstrip(".") if output else ""
-        fmt = suffix if suffix in ("csv", "json") else ("table" if output is None and stdout.is_terminal else "json")
     if fmt == "table":
-        console = Console(file=io.StringIO(), width=160) if output else stdout
-        for table in to_table(result):
-            console.print(table)
-        if output:
-            output.write_text(console.file.getvalue())  # type: ignore[attr-defined]
-        return
-    text = to_csv(result) if fmt == "csv" else to_json(result) + "\n"
-    if output:
-        output.write_text(text)
+        emit_tables(to_table(result), output)
     else:
-        click.echo(text, nl=False)
+        emit_text(to_csv(result) if fmt == "csv" else to_json(result) + "\n", output)

@@ -13,7 +13,7 @@
 from .explain import (ErrorInfo, explain_validation_error, problems_from_validation_error, unknown_key_hint,
                       validate)
 from .locs import Loc, render_loc
-from .load import DEFAULT_SEARCH_PATH, find_config, load_settings, search_path
+from .load import DEFAULT_SEARCH_PATH, find_config, load_settings, require_config, search_path
 from .models import (HubSpotSettings, LoggingSettings, MetricsSettings, SalesforceAuth,
                      SalesforceSettings, ScheduleSettings, Settings, StateSettings, SyncSettings,
                      TlsSettings, default_mapping_path, default_state_directory,
@@ -28,7 +28,7 @@ __all__ = [
     "Settings", "HubSpotSettings", "SalesforceSettings", "SalesforceAuth", "TlsSettings",
     "StateSettings", "SyncSettings", "ScheduleSettings", "LoggingSettings", "MetricsSettings",
     "DEFAULT_SEARCH_PATH", "NON_SETTING_VARIABLES", "LEAVES", "SECRETS", "search_path",
-    "find_config", "load_settings", "settings_json_schema", "env_var_name",
+    "find_config", "require_config", "load_settings", "settings_json_schema", "env_var_name",
     "default_mapping_path", "default_state_directory",
     "Loc", "YamlDocument", "ErrorInfo", "load_yaml", "load_yaml_text", "validate",
     "explain_validation_error", "problems_from_validation_error", "render_loc",

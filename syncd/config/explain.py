@@ -308,9 +308,10 @@ def _unknown_key_message(key: str, model: type[BaseModel] | None) -> str:
 
 
 def unknown_key_hint(model: type[BaseModel], key: str) -> str | None:
-    """Models may explain well-known wrong keys with ``UNKNOWN_KEY_HINTS: ClassVar[dict]``."""
+    """Models may explain well-known wrong keys with ``UNKNOWN_KEY_HINTS: ClassVar[dict]``, and
+    any other unknown key with ``UNKNOWN_KEY_HELP: ClassVar[str]`` (e.g. the valid choices)."""
     hints = getattr(model, "UNKNOWN_KEY_HINTS", None) or {}
-    return hints.get(key.lower())
+    return hints.get(key.lower()) or getattr(model, "UNKNOWN_KEY_HELP", None)
 
 
 def closest(name: str, names: list[str], *, cutoff: float) -> str | None:

@@ -43,7 +43,7 @@ from .secrets import missing_credentials, read_secret_files
 from .sources import Layer, YamlLayer, merge_layers, settings_layers
 from .yamlfile import load_yaml
 
-__all__ = ["DEFAULT_SEARCH_PATH", "search_path", "find_config", "load_settings"]
+__all__ = ["DEFAULT_SEARCH_PATH", "search_path", "find_config", "require_config", "load_settings"]
 
 
 def search_path(env: Mapping[str, str]) -> list[Path]:
@@ -59,7 +59,7 @@ DEFAULT_SEARCH_PATH: list[Path] = search_path(os.environ)
 
 def find_config(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
     """--config (must exist) > $SYNCD_CONFIG (must exist) > first file in the search path >
-    None, in which case settings come from the environment and defaults."""
+    None (``require_config``, which the commands use, makes that an error)."""
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
@@ -73,6 +73,17 @@ def find_config(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
                                       "which is not an existing file"))
         return path
     return next((p for p in search_path(env) if p.is_file()), None)
+
+
+def require_config(explicit: Path | None, env: Mapping[str, str]) -> Path:
+    """``find_config`` for the commands that need a config file: none found is an error naming
+    every place searched, raised before anything (the state database) is created."""
+    path = find_config(explicit, env)
+    if path is None:
+        places = ", ".join(str(p) if p.is_absolute() else f"./{p}" for p in search_path(env))
+        raise ConfigError(Problem("", "", f"no config file found (searched {places}); pass --config FILE or "
+                                  "set SYNCD_CONFIG, starting from syncd.example.yaml"))
+    return path
 
 
 def load_settings(path: Path | None, env: Mapping[str, str] = os.environ, *,

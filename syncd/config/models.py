@@ -87,7 +87,8 @@ class SalesforceAuth(_Section):
         "client_secret": "client_credentials", "client_secret_file": "client_credentials",
         "username": "jwt_bearer", "private_key": "jwt_bearer", "private_key_file": "jwt_bearer"}
 
-    flow: Flow | None = Field(None, description="client_credentials or jwt_bearer.")
+    flow: Flow = Field("client_credentials", description=(
+        "client_credentials (the default) or jwt_bearer."))
     client_id: str | None = Field(None, description="Connected app consumer key.")
     client_secret: SecretStr | None = Field(
         None, validate_default=True, description="Consumer secret (client_credentials; secret).")

@@ -18,7 +18,7 @@ from .locs import Loc, render_loc
 from .names import env_var_name, owner_loc, section
 
 __all__ = ["SecretSpec", "SECRETS", "read_secret_file", "pair_secrets", "read_secret_files",
-           "flow_in", "missing_credentials"]
+           "flow_in", "missing_credentials", "DEFAULT_FLOW"]
 
 _MAX_SECRET_FILE_BYTES = 1 << 20
 
@@ -79,13 +79,16 @@ def read_secret_file(path: Path) -> tuple[str | None, str | None]:
     return text, None
 
 
+DEFAULT_FLOW = "client_credentials"     # the README's default: most connected apps use it
+
+
 def flow_in(*layers: dict[str, Any]) -> Any:
-    """The Salesforce auth flow the first of these layers sets, or None."""
+    """The Salesforce auth flow the first of these layers sets, else the default flow."""
     for data in layers:
         flow = (section(data, ("salesforce", "auth")) or {}).get("flow")
         if flow is not None:
             return flow
-    return None
+    return DEFAULT_FLOW
 
 
 def pair_secrets(data: dict[str, Any], conflict: Callable[[SecretSpec], None]) -> None:
@@ -150,9 +153,6 @@ def missing_credentials(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     read, or a wrong value, is reported as such; so is a section that is not a mapping."""
     flow = flow_in(data)
     missing = []
-    if _absent(data, _AUTH + ("flow",)):
-        missing.append((_AUTH + ("flow",), "required: set salesforce.auth.flow to "
-                        "client_credentials or jwt_bearer (or SYNCD_SALESFORCE__AUTH__FLOW)"))
     by_loc = {spec.loc: spec for spec in SECRETS}
     for loc, needed_by, what in _NEEDED:
         if needed_by in (None, flow) and _absent(data, loc):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -29,8 +29,13 @@ from syncd.mapping.feedback import Feedback
 MAX_QUALIFY_CONDITIONS = 3
 
 
+OPERATORS = "equals, not_equals, in, not_in, gt, gte, lt, lte, exists, contains_token"
+
+
 class Condition(_Closed):
     """One condition a contact must meet to be handed over. Use exactly one operator key."""
+
+    UNKNOWN_KEY_HELP: ClassVar[str] = f"a condition has 'property' and one operator: {OPERATORS}"
 
     property: str = Field(pattern=_PROPERTY_NAME, description="HubSpot contact property (internal name).")
     equals: str | int | float | bool | None = None
@@ -48,8 +53,7 @@ class Condition(_Closed):
     def _one_operator(self) -> Condition:
         used = self.operators()
         if len(used) != 1:
-            names = "equals, not_equals, in, not_in, gt, gte, lt, lte, exists, contains_token"
-            raise ValueError(f"use exactly one operator ({names}); found {len(used) or 'none'}")
+            raise ValueError(f"use exactly one operator ({OPERATORS}); found {len(used) or 'none'}")
         return self
 
     def operators(self) -> dict[str, Any]:

@@ -26,13 +26,19 @@ import datetime as dt
 import threading
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
 
 from syncd.core.errors import RemoteError
 
 if TYPE_CHECKING:
     from syncd.run.result import CycleResult
+
+# prometheus-client adds a `<name>_created` sample (a Unix time) beside every counter and
+# histogram; it reads as a count (`syncd_records_created{outcome="created"} 1.796e+09`) and
+# nothing needs it: counters reset on restart and Prometheus sees that without it. The switch is
+# process-wide, and syncd is the only exporter in its process.
+disable_created_metrics()
 
 SUCCESS_STATUSES = ("ok", "partial", "dry_run")
 CYCLE_STATUSES = ("ok", "partial", "failed", "interrupted", "crashed", "dry_run")
