@@ -11,6 +11,7 @@ HubSpot without the admin listing them twice.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +30,13 @@ BUDGET = "syncd render budget"
 _LOOP = "syncd budget: loop"      # wraps every {% for %}'s iterable
 _VALUE = "syncd budget: value"    # checks every {% set %}
 
-# Names a template may use that are not contact properties.
-RESERVED_NAMES = frozenset({"history", "fields", "now", "contact_id"})
+# Names a template may use that are not contact properties (each is supplied at render time by
+# ``syncd.mapping.transform``).
+RESERVED_NAMES = frozenset({"history", "fields", "contact_id"})
+# Names a template must not use: ``now`` would change every Lead on every cycle (the digest of a
+# rendered field would never be the same twice), so it is refused rather than left undefined.
+REFUSED_NAMES = {"now": "`now` is not available in templates: a value that changes on every run would rewrite "
+                        "every Lead each cycle; use a contact property such as lastmodifieddate"}
 
 
 def _parse_timestamp(value: Any) -> dt.datetime | None:
@@ -202,6 +208,7 @@ def analyse(source: str) -> TemplateInfo:
         ast = ENVIRONMENT.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno) from None
+    _check_names(ast)
     names = meta.find_undeclared_variables(ast) - RESERVED_NAMES
     history: set[str] = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
@@ -212,6 +219,27 @@ def analyse(source: str) -> TemplateInfo:
             elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
                 history.add(node.arg.value)
     return TemplateInfo(frozenset(names), frozenset(history))
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    """" (did you mean 'x'?)" when a known name is close to ``name``, else ""."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.7)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_names(ast: nodes.Template) -> None:
+    """Refuse filters and tests the environment lacks, and refused names, before any render.
+
+    Jinja reports an unknown filter only when compiling and an unknown test only when the test
+    runs (so ``{% if x is defind %}`` would pass validation and reject every contact)."""
+    public_filters = {n for n in ENVIRONMENT.filters if not n.startswith("syncd ")}
+    for node in ast.find_all((nodes.Filter, nodes.Test)):
+        kind, known = ("filter", public_filters) if isinstance(node, nodes.Filter) else ("test", ENVIRONMENT.tests)
+        if node.name not in known:
+            raise TemplateProblem(f"unknown {kind} '{node.name}'{did_you_mean(node.name, known)}", node.lineno)
+    for node in ast.find_all(nodes.Name):
+        if node.ctx == "load" and node.name in REFUSED_NAMES:
+            raise TemplateProblem(REFUSED_NAMES[node.name], node.lineno)
 
 
 def _metered(ast: nodes.Template) -> nodes.Template:
