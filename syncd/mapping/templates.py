@@ -16,7 +16,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, filters, meta, nodes, pass_context
+from jinja2 import (StrictUndefined, TemplateAssertionError, TemplateError, TemplateSyntaxError, filters, meta, nodes,
+                    pass_context)
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
@@ -208,8 +209,12 @@ def analyse(source: str) -> TemplateInfo:
         ast = ENVIRONMENT.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno) from None
-    _check_names(ast)
-    names = meta.find_undeclared_variables(ast) - RESERVED_NAMES
+    try:
+        names = meta.find_undeclared_variables(ast) - RESERVED_NAMES
+    except TemplateAssertionError:
+        # An unknown filter stops Jinja's own walk; ``problems`` reports it, and meanwhile every
+        # name read is taken for a property (so the mapping still loads far enough to be checked).
+        names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"} - RESERVED_NAMES
     history: set[str] = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
@@ -227,19 +232,28 @@ def did_you_mean(name: str, known: Any) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _check_names(ast: nodes.Template) -> None:
-    """Refuse filters and tests the environment lacks, and refused names, before any render.
+def problems(source: str) -> list[TemplateProblem]:
+    """Filters and tests the environment lacks, and refused names: found before any render.
 
     Jinja reports an unknown filter only when compiling and an unknown test only when the test
-    runs (so ``{% if x is defind %}`` would pass validation and reject every contact)."""
+    runs (so ``{% if x is defind %}`` would pass a parse and reject every contact). A template
+    that does not parse is ``analyse``'s to report."""
+    try:
+        ast = ENVIRONMENT.parse(source)
+    except TemplateSyntaxError:
+        return []
+    found: list[TemplateProblem] = []
     public_filters = {n for n in ENVIRONMENT.filters if not n.startswith("syncd ")}
     for node in ast.find_all((nodes.Filter, nodes.Test)):
         kind, known = ("filter", public_filters) if isinstance(node, nodes.Filter) else ("test", ENVIRONMENT.tests)
         if node.name not in known:
-            raise TemplateProblem(f"unknown {kind} '{node.name}'{did_you_mean(node.name, known)}", node.lineno)
+            found.append(TemplateProblem(f"unknown {kind} '{node.name}'{did_you_mean(node.name, known)}",
+                                         node.lineno))
     for node in ast.find_all(nodes.Name):
         if node.ctx == "load" and node.name in REFUSED_NAMES:
-            raise TemplateProblem(REFUSED_NAMES[node.name], node.lineno)
+            found.append(TemplateProblem(REFUSED_NAMES[node.name], node.lineno))
+            break
+    return found
 
 
 def _metered(ast: nodes.Template) -> nodes.Template:
