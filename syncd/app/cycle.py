@@ -13,6 +13,7 @@ from collections.abc import Callable
 from state.store import StateStore
 from syncd.app import Loaded
 from syncd.app.connectors import Connectors
+from syncd.app.mapping_check import before_writing
 from syncd.core.errors import StateUnavailable
 from syncd.core.ports import NoProgress, Progress
 from syncd.run.back import BackLeg
@@ -62,6 +63,11 @@ def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full:
     own = connectors is None
     connectors = connectors or Connectors.build(loaded)
     try:
+        if not dry_run:
+            # The mapping against the live orgs (describe and properties, cached a few minutes):
+            # a field or value every record would be refused for stops the cycle before any write
+            # (ConfigError, exit 4), rather than as one remote error or thousands of rejections.
+            before_writing(loaded.mapping, connectors.metadata)
         forward = run_forward(loaded, store, connectors, dry_run=dry_run, full=full, progress=progress,
                               should_stop=should_stop)
         back = None

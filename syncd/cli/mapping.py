@@ -15,6 +15,7 @@ from syncd.app.mapping_check import check_mapping
 from syncd.cli.common import Exit, config_option, fail, stderr, stdout
 from syncd.core.errors import ConfigError, ExitCode, RemoteError
 from syncd.mapping import load_mapping, mapping_json_schema
+from syncd.mapping.load import load_mapping_and_problems
 
 
 @click.group()
@@ -65,19 +66,19 @@ def mapping_check(path: Path | None, config_path: Path | None) -> None:
     findings, 5 when a system cannot be reached. With no PATH, checks the config's mapping.
     """
     try:
-        loaded = app.load(config_path)
-        if path is not None:
-            loaded = app.Loaded(loaded.settings, load_mapping(path))
+        settings = app.load_settings_only(config_path)
+        mapping, offline = load_mapping_and_problems(path or settings.mapping)
+        connectors = Connectors.build(app.Loaded(settings, mapping))
     except ConfigError as exc:
         raise fail(exc) from None
-    connectors = Connectors.build(loaded)
     try:
-        result = check_mapping(loaded.mapping, connectors.metadata)
+        result = check_mapping(mapping, connectors.metadata)
     except RemoteError as exc:
         raise fail(exc) from None
     finally:
         connectors.close()
-    source = loaded.mapping.source
+    result.blocking[:0] = offline
+    source = mapping.source
     for problem in result.blocking:
         stderr.print(f"{problem}", highlight=False, markup=False, soft_wrap=True)
     for problem in result.warnings:
