@@ -4,9 +4,15 @@ API), each finding with file, line and fix, before any write; and the daemon's c
 from __future__ import annotations
 
 import re
+import signal
 
+from connectors.metadata import Metadata
+from emulators.salesforce.demo_org import with_overrides
+from syncd import app
+from syncd.app.connectors import Connectors
 from syncd.core.errors import ExitCode
 from tests.conftest import qualified
+from tests.daemon import Daemon, assert_logs_are_documented_json_without_secrets, configure, gated_stack
 
 # Acceptance 1 of issue #9: five mistakes, one finding each. Every other text field has its
 # max_length and every required field a default, so these five are all there is to find.
@@ -89,3 +95,85 @@ def test_each_mistake_is_one_finding_with_file_line_and_fix_and_after_the_fixes_
     assert len(leads) == 3 and syncd.store().list_rejections("hubspot-to-salesforce") == []
     assert sorted(len(lead["HubSpot_Source_Detail__c"] or "") for lead in leads.values()) == [6, 6, 255]
     assert {lead["LeadSource"] for lead in leads.values()} == {"Search"}
+
+
+def test_the_service_refuses_a_reload_the_live_check_fails_and_keeps_syncing_on_the_last_good_mapping(tmp_path):
+    """A misspelt field validates offline; the reload's live check refuses it, and the cycles go
+    on with the previous mapping (nothing refused by Salesforce, nothing written twice)."""
+    with gated_stack(tmp_path) as stack:
+        mapping = tmp_path / "mapping.yaml"
+        mapping.write_text(_FIXED)
+        stack.hubspot.create_contacts(qualified(2))
+        with Daemon(configure(stack, interval=1, mapping=mapping)) as daemon:
+            daemon.wait_for("service.cycle_finished")
+            assert len(stack.leads()) == 2
+
+            mapping.write_text(_FIXED.replace("Title:", "Titel:"))
+            daemon.signal(signal.SIGHUP)
+            (failed,) = daemon.wait_for("service.reload_failed")
+            assert len(failed["problems"]) == 1
+            assert re.match(re.escape(str(mapping)) + rf":{_line(_FIXED, 'Title:')}:3: fields\.Titel: Salesforce's "
+                            r"Lead has no field 'Titel' \(did you mean 'Title'\?\)", failed["problems"][0]), failed
+            cycles = len(daemon.events("service.cycle_finished"))
+            daemon.wait_for("service.cycle_finished", count=cycles + 2)     # still syncing, on the old mapping
+            assert all(e["status"] == "ok" for e in daemon.events("service.cycle_finished"))
+            assert daemon.stop() == 0
+        assert_logs_are_documented_json_without_secrets(daemon, stack)
+
+
+def test_run_once_stops_before_any_write_on_a_field_the_org_does_not_have_with_exit_4(syncd, capsys):
+    syncd.hubspot.create_contacts(qualified(2))
+    path = syncd.tmp / "m.yaml"
+    path.write_text(_FIXED.replace("Title:", "Titel:"))
+    syncd.write_config(mapping=path)
+    assert syncd.cli("mapping", "validate", str(path)) == ExitCode.OK        # offline it is fine
+    assert syncd.cli("run", "--once") == ExitCode.CONFIG_ERROR
+    err = capsys.readouterr().err
+    assert re.search(re.escape(str(path)) + rf":{_line(_FIXED, 'Title:')}:3: fields\.Titel: Salesforce's Lead has "
+                     r"no field 'Titel' \(did you mean 'Title'\?\)", err), err
+    assert _api_writes(syncd) == 0 and syncd.leads() == []
+
+
+def test_metadata_is_read_once_per_object_per_ttl(syncd):
+    connectors = Connectors.build(app.load(syncd.stack.config_path, env={}))
+    now = [0.0]
+    metadata = Metadata(connectors.salesforce, connectors.hubspot, ttl=300, clock=lambda: now[0])
+
+    def reads() -> tuple[int, int]:
+        return (syncd.salesforce.requests.count(method="GET", path_contains="/sobjects/Lead/describe"),
+                syncd.hubspot.requests.count(method="GET", path_contains="/crm/v3/properties/contacts"))
+    try:
+        for _ in range(3):
+            metadata.salesforce_fields("Lead")
+            metadata.hubspot_properties()
+        assert reads() == (1, 1)
+        now[0] = 299.0
+        metadata.salesforce_fields("Lead")
+        assert reads() == (1, 1)
+        now[0] = 300.0
+        fields = metadata.salesforce_fields("Lead")
+        metadata.hubspot_properties()
+        assert reads() == (2, 2)
+    finally:
+        connectors.close()
+    assert fields["LeadSource"]["restrictedPicklist"] is True and fields["Name"]["createable"] is False
+    assert fields["Company"]["length"] == 255 and fields["Company"]["nillable"] is False
+
+
+def test_the_emulator_describes_inactive_picklist_values_and_refuses_them_in_a_restricted_picklist(syncd, capsys):
+    lead = syncd.salesforce.schema.get("Lead")
+    syncd.salesforce.add_field("Lead", with_overrides(lead.field("LeadSource"), inactive_picklist_values=("Trade Show",)))
+    connectors = Connectors.build(app.load(syncd.stack.config_path, env={}))
+    try:
+        leadsource = connectors.metadata.salesforce_fields("Lead")["LeadSource"]
+    finally:
+        connectors.close()
+    described = {v["value"]: v["active"] for v in leadsource["picklistValues"]}
+    assert described["Trade Show"] is False and described["Web"] is True
+    syncd.hubspot.create_contacts(qualified(1, hs_analytics_source="OFFLINE"))
+    path = syncd.tmp / "m.yaml"
+    path.write_text(_FIXED.replace("ORGANIC_SEARCH: Search", "OFFLINE: Trade Show"))
+    syncd.write_config(mapping=path)
+    assert syncd.cli("run", "--once") == ExitCode.CONFIG_ERROR and syncd.leads() == []
+    assert "fields.LeadSource.values.OFFLINE: 'Trade Show' is an inactive value of the Lead.LeadSource picklist " \
+           "(restricted)" in capsys.readouterr().err
