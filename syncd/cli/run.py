@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -74,6 +75,10 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
         raise fail(exc) from None
     finally:
         store.close()
+    if not human:       # the log lines are on stdout; a mapping to fix is said on stderr too, in one line each
+        for leg in result.results:
+            if isinstance(leg.error, ConfigError):
+                print(f"error: {leg.error}", file=sys.stderr)
     raise Exit(int(result.exit_code))
 
 
