@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 import signal
+from collections import Counter
 
 from connectors.metadata import Metadata
 from emulators.salesforce.demo_org import with_overrides
 from syncd import app
 from syncd.app.connectors import Connectors
 from syncd.core.errors import ExitCode
+from syncd.core.records import Rejection
+from syncd.run.result import RunResult
 from tests.conftest import qualified
 from tests.daemon import Daemon, assert_logs_are_documented_json_without_secrets, configure, gated_stack
 
@@ -177,3 +180,32 @@ def test_the_emulator_describes_inactive_picklist_values_and_refuses_them_in_a_r
     assert syncd.cli("run", "--once") == ExitCode.CONFIG_ERROR and syncd.leads() == []
     assert "fields.LeadSource.values.OFFLINE: 'Trade Show' is an inactive value of the Lead.LeadSource picklist " \
            "(restricted)" in capsys.readouterr().err
+
+
+def test_a_restricted_picklist_refusing_every_record_exits_4_saying_fix_the_mapping_and_the_fix_lands_them(
+        syncd, capsys):
+    contacts = qualified(3)
+    syncd.hubspot.create_contacts(contacts)
+    path = syncd.tmp / "m.yaml"
+    raw = _FIXED.replace("    values:\n      ORGANIC_SEARCH: Search\n    default: Other\n", "")
+    assert "LeadSource:\n    from: hs_analytics_source\n  HubSpot_Source_Detail__c" in raw
+    path.write_text(raw)
+    syncd.write_config(mapping=path)
+    assert syncd.cli("run", "--once") == ExitCode.CONFIG_ERROR
+    err = capsys.readouterr().err
+    assert "error: Salesforce refused every record this run sent (INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: " in err
+    assert "fix the mapping" in err and syncd.leads() == []
+
+    path.write_text(_FIXED)                       # the mapping changed: the refused records are sent again
+    assert syncd.cli("run", "--once") == ExitCode.OK
+    assert {lead["LeadSource"] for lead in syncd.leads()} == {"Search"} and len(syncd.leads()) == 3
+
+
+def test_only_a_run_where_nothing_landed_and_every_refusal_is_the_mappings_exits_4():
+    picklist = Rejection("1", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "Lead Source: bad value", None)
+    too_long = Rejection("2", "STRING_TOO_LONG", "Company: data value too large", None)
+    assert RunResult("r", "partial", Counter(rejected=1), rejections=[picklist]).exit_code == ExitCode.CONFIG_ERROR
+    assert RunResult("r", "partial", Counter(rejected=1, created=1), rejections=[picklist]).exit_code == \
+        ExitCode.RECORDS_REJECTED
+    assert RunResult("r", "partial", Counter(rejected=2), rejections=[picklist, too_long]).exit_code == \
+        ExitCode.RECORDS_REJECTED
