@@ -114,9 +114,21 @@ class HubSpotContacts:
             found.update((c.id, c) for c in results)
         return [found[i] for i in ids if i in found]
 
-    def _read(self, ids: list[str], properties: Sequence[str], history: Sequence[str]) -> list[Contact]:
+    def read_contacts_by_email(self, emails: Sequence[str], properties: Sequence[str],
+                               history: Sequence[str] = ()) -> list[Contact]:
+        """Batch read by email (HubSpot's ``idProperty``), for `syncd preview`; unknown emails are left out."""
+        size = BATCH_READ_HISTORY_LIMIT if history else BATCH_READ_LIMIT
+        found: list[Contact] = []
+        for start in range(0, len(emails), size):
+            found += self._read(list(emails[start:start + size]), properties, history, id_property="email")
+        return found
+
+    def _read(self, ids: list[str], properties: Sequence[str], history: Sequence[str],
+              id_property: str | None = None) -> list[Contact]:
         request = {"inputs": [{"id": i} for i in ids], "properties": _with_merged_ids(properties),
                    "propertiesWithHistory": list(history)}
+        if id_property:
+            request["idProperty"] = id_property
         body = self.client.call("batch read", lambda: self.batch_api.read(
             batch_read_input_simple_public_object_id=request, archived=False,
             _request_timeout=self.client.timeout, _preload_content=False), lists=("results",))
@@ -188,5 +200,9 @@ class HubSpotContacts:
             middle = len(batch) // 2
             return self._update_batch(batch[:middle]) + self._update_batch(batch[middle:])
         first = details[0] if details else {}
+        message = str(first.get("message") or body.get("message") or "refused")[:500]
+        named = (first.get("context") or {}).get("propertyName") or []
+        if named:              # said last, the way a Salesforce error names its fields (`syncd rejected list`)
+            message += f" (property: {', '.join(str(n) for n in named)})"
         return [ContactWriteResult(batch[0][0], False, first.get("code") or body.get("category") or "VALIDATION_ERROR",
-                                   str(first.get("message") or body.get("message") or "refused")[:500])]
+                                   message)]

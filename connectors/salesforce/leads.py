@@ -79,6 +79,22 @@ class SalesforceLeads:
                                            row.get("CreatedDate") or "") for row in rows]
         return found
 
+    def current_values(self, *, sobject: str, fields: Sequence[str], ids: Sequence[str] = (),
+                       key_field: str = "Id") -> dict[str, dict[str, Any]]:
+        """What these records hold now in ``fields``, keyed by ``key_field`` (Id, or the external id):
+        one query per 200 keys, never one per record (what a dry run or a preview compares with)."""
+        columns = select(("Id", key_field, *fields))
+        found: dict[str, dict[str, Any]] = {}
+
+        def render(chunk: list[str]) -> str:
+            return format_soql(f"SELECT {columns} FROM {sobject} WHERE {key_field} IN {{values}}", values=chunk)
+
+        for soql in soql_chunks(sorted({v for v in ids if v}), render):
+            for rows, _ in self.client.query_pages(soql, "read current values"):
+                found.update((str(row[key_field]), {k: v for k, v in row.items() if k != "attributes"})
+                             for row in rows)
+        return found
+
     def trace_leads(self, *, external_id_field: str, lead_ids: Sequence[str]) -> list[ExistingLead]:
         """These Leads, deleted ones too (queryAll), and the masters they were merged into, a few
         hops up a merge chain: one query per hop (and per 200 ids), only for Leads that moved."""

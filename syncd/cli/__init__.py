@@ -20,6 +20,8 @@ from syncd.app.logs import SCRUBBER
 from syncd.cli.common import Exit
 from syncd.cli.demo import demo
 from syncd.cli.mapping import mapping
+from syncd.cli.preview import preview
+from syncd.cli.rejected import rejected
 from syncd.cli.report import report
 from syncd.cli.run import run
 from syncd.cli.setup import setup
@@ -41,7 +43,7 @@ def cli() -> None:
     """
 
 
-for command in (run, mapping, status, report, setup, demo):
+for command in (run, mapping, status, report, setup, demo, rejected, preview):
     cli.add_command(command)
 
 

@@ -75,8 +75,9 @@ class RunProgress:
 def run_summary(result: RunResult) -> Table:
     status_style = {"ok": "green", "partial": "yellow", "failed": "red", "dry_run": "cyan"}.get(result.status, "")
     back = result.leg == "back"
-    labels, always = (BACK_COUNT_LABELS, ("leads_read", "updated", "rejected")) if back else \
-        (COUNT_LABELS, ("read", "created", "updated", "rejected"))
+    # A dry run creates and updates nothing: its list says what it would (decisions_summary).
+    forward = ("read", "rejected") if result.status == "dry_run" else ("read", "created", "updated", "rejected")
+    labels, always = (BACK_COUNT_LABELS, ("leads_read", "updated", "rejected")) if back else (COUNT_LABELS, forward)
     table = Table(title=f"syncd run {result.run_id[:8]}{' (back leg)' if back else ''} — "
                         f"[{status_style}]{result.status}[/] in {result.duration_seconds:.1f}s", title_justify="left")
     table.add_column("", style="dim")
@@ -98,23 +99,6 @@ def rejections_table(rows: list[RejectionRow] | list[Rejection], title: str = "R
     table.add_column("message", overflow="fold")
     for row in rows:
         table.add_row(row.hubspot_id, row.code, row.message)
-    return table
-
-
-def planned_table(writes: list, limit: int = 20) -> Table:
-    table = Table(title=f"Would write {len(writes)} records (dry run; nothing was written)", title_justify="left")
-    table.add_column("HubSpot contact")
-    table.add_column("action")
-    table.add_column("target")
-    table.add_column("fields", overflow="fold")
-    for write in writes[:limit]:
-        action = {"upsert": "upsert Lead", "lead_update": "update Lead (matched by email)",
-                  "contact_update": "update converted Contact"}[write.kind]
-        fields = ", ".join(f"{k}={str(v)[:30]!s}" for k, v in write.fields.items()
-                           if v not in (None, "") and k != "Description")
-        table.add_row(write.hubspot_id, action, write.target_id or "(by external id)", fields)
-    if len(writes) > limit:
-        table.add_row("…", f"{len(writes) - limit} more", "", "")
     return table
 
 
@@ -179,3 +163,69 @@ def skew_lines(watermarks: dict[str, str]) -> list[str]:
             f"{'ahead of' if skew > 0 else 'behind'} this host's (last run); read windows follow "
             f"{names[system]}'s, but set this host's time right (NTP)"
             for system, skew in skews(watermarks).items() if abs(skew) > SKEW_WARNING_SECONDS]
+
+
+def rejected_table(rows: list[dict], *, details: bool, title: str = "Rejected records") -> Table:
+    """`syncd rejected list` (and `retry`'s still refused): one row per rejected record, both legs."""
+    table = Table(title=title, title_justify="left")
+    names = ["leg", "hubspot_id", *(("name", "email") if details else ()), "field", "code", "message", "attempts",
+             *(("first_seen_at", "last_seen_at") if "last_seen_at" in (rows[0] if rows else {}) else ())]
+    for name in names:
+        table.add_column(name.replace("_", " "), overflow="fold", style="red" if name == "code" else None)
+    for row in rows:
+        table.add_row(*("" if row.get(name) is None else str(row[name]) for name in names))
+    return table
+
+
+# -- the dry run's list and `syncd preview` (syncd.plan.preview) --------------------------------------
+ACTION_LABELS = {"create": "create Lead", "update": "update Lead", "update_contact": "update Contact",
+                 "skip": "skip", "reject": "rejected"}
+DECISION_COUNT_LABELS = {
+    "create": "Leads that would be created",
+    "update": "Leads that would be updated",
+    "update_contact": "converted Leads' Contacts that would be updated",
+    "reject": "contacts the mapping cannot render (rejected)",
+}
+
+
+def _shown(value: object) -> str:
+    """A value in full (the table folds long ones, it never cuts them); empty reads as —."""
+    return "—" if value in (None, "") else str(value)
+
+
+def decisions_table(decisions: list, *, title: str, show_unchanged: bool = False, limit: int | None = None) -> Table:
+    """One section per record: the contact, which write (or skip, and why) to which record, and
+    old → new for each field that changes."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("HubSpot contact → write", overflow="fold")
+    table.add_column("field", no_wrap=True)
+    table.add_column("now in Salesforce", overflow="fold")
+    table.add_column("→ would be", overflow="fold")
+    for decision in decisions[:limit]:
+        if decision.action in ("skip", "reject"):
+            table.add_row(f"{decision.hubspot_id}\n{ACTION_LABELS[decision.action]}: {decision.reason}", "",
+                          decision.detail, "", end_section=True)
+            continue
+        what = (f"{decision.hubspot_id}\n{ACTION_LABELS[decision.action]} {decision.how}\n"
+                f"{decision.sobject} {decision.target_id or '(new)'}")
+        rows = [(c.field, _shown(c.old), _shown(c.new)) for c in decision.changes]
+        if show_unchanged:
+            rows += [(name, _shown(decision.fields.get(name)), "(unchanged)") for name in decision.unchanged]
+        rows = rows or [("", "(nothing changes)", "")]
+        for i, (name, old, new) in enumerate(rows):
+            table.add_row(what if i == 0 else "", name, old, new, end_section=i == len(rows) - 1)
+    if limit is not None and len(decisions) > limit:
+        table.add_row(f"… {len(decisions) - limit} more (--limit {limit})", "", "", "")
+    return table
+
+
+def decisions_summary(counts: dict[str, int]) -> Table:
+    """The list's own counts: each line counts rows of the list below it."""
+    table = Table(title="Would do (dry run; nothing was written)", title_justify="left")
+    table.add_column("", style="dim")
+    table.add_column("count", justify="right")
+    for key, label in DECISION_COUNT_LABELS.items():
+        table.add_row(label, str(counts.get(key, 0)))
+    for key in sorted(k for k in counts if k.startswith("skip:")):
+        table.add_row(f"skipped: {key.removeprefix('skip:').replace('_', ' ')}", str(counts[key]))
+    return table

@@ -15,10 +15,12 @@ from state.lease import holding
 from state.store import StateStore
 from syncd import app
 from syncd.app.cycle import run_cycle
+from syncd.app.preview import dry_run_decisions, preview_contacts
 from syncd.cli import console
 from syncd.cli.common import Exit, config_option, fail, stderr, stdout
-from syncd.core.errors import ConfigError, StateUnavailable, SyncdError
+from syncd.core.errors import ConfigError, ExitCode, StateUnavailable, SyncdError
 from syncd.app.logs import configure_logging
+from syncd.plan.preview import Decision, tally
 from syncd.run.result import CycleResult
 from syncd.service import graceful_stop, serve
 
@@ -29,13 +31,18 @@ from syncd.service import graceful_stop, serve
 @click.option("--dry-run", is_flag=True, help="Read and plan, show what would be written, write nothing.")
 @click.option("--full", is_flag=True,
               help="Re-read every qualifying contact, not only changes (unchanged ones are still not written).")
-def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None:
+@click.option("--contact", "contacts", multiple=True, metavar="ID|EMAIL",
+              help="With --dry-run: plan only this HubSpot contact (repeatable).")
+@click.option("--limit", type=click.IntRange(min=1), help="With --dry-run: list the first N records (counts cover all).")
+def run(config_path: Path | None, once: bool, dry_run: bool, full: bool, contacts: tuple[str, ...],
+        limit: int | None) -> None:
     """Sync HubSpot leads to Salesforce.
 
     \b
     Example:
       syncd run --once              # one cycle now, summary at the end
       syncd run --once --dry-run    # what would be written
+      syncd run --once --dry-run --contact 101 --contact ada@example.com
       syncd run                     # the service: a cycle on the schedule until SIGTERM
     """
     if not once:
@@ -46,6 +53,8 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
             raise Exit(serve(config_path))
         except SyncdError as exc:           # config (4) or another syncer holds the lock (6)
             raise fail(exc) from None
+    if (contacts or limit) and not dry_run:
+        raise click.UsageError("--contact and --limit go with --dry-run")
     try:
         loaded = app.load(config_path)
     except ConfigError as exc:
@@ -60,6 +69,13 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
                                                who_acts=exc.who_acts)
         raise fail(exc) from None
     dry_run = dry_run or settings.sync.dry_run
+    if contacts:
+        try:
+            raise Exit(dry_run_contacts(loaded, store, contacts, human=human, limit=limit))
+        except SyncdError as exc:
+            raise fail(exc) from None
+        finally:
+            store.close()
     try:
         # A dry run writes nothing, so it needs no lock and may run beside the service.
         with (nullcontext() if dry_run else holding(store, settings.sync.pipeline, "once")) as lease, \
@@ -70,7 +86,7 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
                 return stop_requested() or (lease is not None and not lease.held)
 
             result = _run_once(loaded, store, dry_run=dry_run, full=full, human=human,
-                               should_stop=should_stop)
+                               should_stop=should_stop, limit=limit)
     except SyncdError as exc:               # LockHeld: another syncer runs this pipeline
         raise fail(exc) from None
     finally:
@@ -87,23 +103,54 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool) -> None
 
 
 def _run_once(loaded: app.Loaded, store: StateStore, *, dry_run: bool, full: bool, human: bool,
-              should_stop: Callable[[], bool] | None = None) -> CycleResult:
+              should_stop: Callable[[], bool] | None = None, limit: int | None = None) -> CycleResult:
     if human:
         with console.RunProgress(stderr) as progress:
             cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, progress=progress,
                               should_stop=should_stop)
-        for result in cycle.results:
+    else:
+        cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, should_stop=should_stop)
+    decisions = dry_run_decisions(loaded, cycle.forward) if dry_run and cycle.forward.error is None else []
+    for result in cycle.results:
+        if human:
             stdout.print(console.run_summary(result))
-            if result.planned:
-                stdout.print(console.planned_table(result.planned))
+            if result.leg == "forward" and dry_run:
+                show_decisions(decisions, human=True, limit=limit)
             if result.rejections:
                 stdout.print(console.rejections_table(result.rejections[:20], "Rejected in this run"))
             if result.error:
                 stderr.print(f"[red]error:[/red] {result.error}", highlight=False)
-    else:
-        cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, should_stop=should_stop)
-        for result in cycle.results:
-            for write in result.planned:
-                print(json.dumps({"event": "plan.write", "hubspot_id": write.hubspot_id, "kind": write.kind,
-                                  "target_id": write.target_id, "fields": write.fields}, default=str))
+        elif result.leg == "forward" and dry_run:
+            show_decisions(decisions, human=False, limit=limit)
     return cycle
+
+
+def dry_run_contacts(loaded: app.Loaded, store: StateStore, keys: tuple[str, ...], *, human: bool,
+                     limit: int | None) -> int:
+    """`run --once --dry-run --contact …`: these contacts planned as the run would, nothing written.
+    A key HubSpot has no contact for is a bad argument (exit 2)."""
+    decisions, missing = preview_contacts(loaded, store, keys)
+    show_decisions(decisions, human=human, limit=limit)
+    for key in missing:
+        (stderr.print if human else _print_err)(f"error: HubSpot has no contact {key!r}")
+    if missing:
+        return int(ExitCode.USAGE)
+    return int(ExitCode.RECORDS_REJECTED if any(d.action == "reject" for d in decisions) else ExitCode.OK)
+
+
+def show_decisions(decisions: list[Decision], *, human: bool, limit: int | None = None,
+                   show_unchanged: bool = False, title: str | None = None) -> None:
+    """The list and its counts: tables on a terminal, JSON lines otherwise (docs/log-events.md)."""
+    if human:
+        stdout.print(console.decisions_summary(tally(decisions)))
+        if decisions:
+            stdout.print(console.decisions_table(decisions, title=title or "Per record (old → new)",
+                                                 show_unchanged=show_unchanged, limit=limit))
+        return
+    for decision in decisions[:limit]:
+        event = "plan.skip" if decision.action in ("skip", "reject") else "plan.write"
+        print(json.dumps({"event": event, **decision.as_json(show_unchanged)}, default=str))
+
+
+def _print_err(text: str) -> None:
+    print(text, file=sys.stderr)

@@ -67,6 +67,11 @@ class ContactSource(Protocol):
         """These contacts, complete, in the order asked; ids the source no longer has are left out."""
         ...
 
+    def read_contacts_by_email(self, emails: Sequence[str], properties: Sequence[str],
+                               history: Sequence[str] = ()) -> list[Contact]:
+        """The contacts with these emails, complete; unknown emails are left out."""
+        ...
+
     def server_skew(self) -> float | None:
         """The source's clock minus this host's, in seconds, from its latest answer (None before any)."""
         ...
@@ -89,6 +94,11 @@ class LeadSink(Protocol):
     def find_leads(self, *, external_id_field: str, emails: Sequence[str] = (),
                    external_ids: Sequence[str] = (), ids: Sequence[str] = ()) -> list[ExistingLead]:
         """Leads whose email (case-insensitive), external id or Id is one of these."""
+        ...
+
+    def current_values(self, *, sobject: str, fields: Sequence[str], ids: Sequence[str] = (),
+                       key_field: str = "Id") -> dict[str, dict[str, Any]]:
+        """What these records (by Id, or by ``key_field``) hold now in ``fields``: reads only."""
         ...
 
     def trace_leads(self, *, external_id_field: str, lead_ids: Sequence[str]) -> list[ExistingLead]:

@@ -47,6 +47,7 @@ class FeedbackFacts:
     rejections: Mapping[str, Rejection] = field(default_factory=dict)
     stages: Mapping[str, str | None] = field(default_factory=dict)   # current stage of lifecycle candidates
     missing: frozenset[str] = frozenset()                      # candidates HubSpot no longer has
+    resend: frozenset[str] = frozenset()    # refused contacts an admin asked to re-send now (`rejected retry`)
 
 
 @dataclass
@@ -115,7 +116,8 @@ def _write_needed(hubspot_id: str, state: OutcomeState, properties: dict[str, st
         return "no_outcome", hashed
     if hashed == previous_hash:
         return "unchanged", hashed
-    if rejected is not None and not rejected.retryable and rejected.payload_hash == hashed:
+    if rejected is not None and not rejected.retryable and rejected.payload_hash == hashed \
+            and hubspot_id not in facts.resend:
         return "still_rejected", hashed
     return "write", hashed
 

@@ -61,6 +61,9 @@ class ForwardFacts:
     links: Mapping[str, Link] = field(default_factory=dict)
     rejections: Mapping[str, Rejection] = field(default_factory=dict)
     existing: Sequence[ExistingLead] = ()          # Leads found by the emails ``email_lookups`` named
+    # Rejected contacts an admin asked to re-send now (`syncd rejected retry`): whatever the fix
+    # was (in Salesforce, say), they are written even when their payload is the one refused.
+    resend: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -168,11 +171,13 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping,
             continue
         if not qualifies(contact, filters):
             result.not_qualified.append(contact.id)
+            if previous is not None:       # no longer handed over: nothing left to refuse
+                result.resolved.append(contact.id)
             continue
         # The mapping could not render this contact before (a SYNCD_ code, fingerprinted by its
         # input): the same contact under the same mapping fails the same way, so it is "still
         # rejected" without being rendered again (a runaway template would spend its budget again).
-        if previous is not None and previous.code.startswith("SYNCD_") \
+        if previous is not None and previous.code.startswith("SYNCD_") and contact.id not in facts.resend \
                 and previous.payload_hash == input_hash(contact, mapping):
             result.still_rejected.append(contact.id)
             continue
@@ -198,6 +203,8 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping,
         elif link is not None and link.converted:
             if mapping.salesforce.converted.action == "skip" or not link.contact_id:
                 result.skipped_converted.append(contact.id)
+                if previous is not None:   # the mapping says leave it: nothing left to refuse
+                    result.resolved.append(contact.id)
                 continue
             write = _contact_write(write, mapping, link.contact_id, link.lead_id)
         elif link is not None and link.lead_id:
@@ -213,7 +220,8 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping,
                 result.links.append(replace(link, source_modified=write.source_modified,
                                             mapping_fingerprint=write.mapping_fp))
             continue
-        if previous is not None and not previous.retryable and previous.payload_hash == write.payload_hash:
+        if previous is not None and not previous.retryable and previous.payload_hash == write.payload_hash \
+                and contact.id not in facts.resend:
             result.still_rejected.append(contact.id)
             continue
         if link is None and write.email and mapping.salesforce.match_by_email:

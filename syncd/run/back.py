@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 import structlog
@@ -62,7 +62,7 @@ class BackLeg:
     source_system = "salesforce"
 
     def __init__(self, *, mapping: Mapping, source: OutcomeSource, sink: ContactSink, store: StateStore,
-                 pipeline: str, dry_run: bool = False) -> None:
+                 pipeline: str, dry_run: bool = False, resend: Iterable[str] = ()) -> None:
         if mapping.feedback is None:
             raise ConfigError(Problem(mapping.source or "mapping", "feedback", "no `feedback` section, so there "
                                       "is nothing to carry back to HubSpot"))
@@ -74,6 +74,7 @@ class BackLeg:
         self.outcomes = OutcomeStore(store)
         self.pipeline = pipeline
         self.dry_run = dry_run
+        self.resend = frozenset(resend)      # refused contacts an admin re-sends (`syncd rejected retry`)
         self.query = outcome_query(mapping, mapping.feedback)
         self.fingerprint = digest(self.feedback.model_dump(mode="json", by_alias=True))
         self._checked = threading.Lock()
@@ -100,16 +101,9 @@ class BackLeg:
         """Leads of contacts HubSpot refused for a passing reason (all refused ones after the feedback
         mapping changed), re-read by Id; then the window's pages; each Lead once."""
         seen: set[tuple[str, str]] = set()      # (Lead, contact): an unmarked Lead may also carry another's id
-        if retry_ids:
-            lead_ids = [s.lead_id for s in self.outcomes.states_for(self.pipeline, retry_ids).values() if s.lead_id]
-            refused = set(retry_ids)        # by Id, through the links: an unmarked Lead carries no contact id
-            queued = [lead for lead in self._to_contacts(self.source.leads_by_id(self.query, lead_ids, None),
-                                                         unmarked_only=False) if lead.hubspot_id in refused] \
-                if lead_ids else []
-            changed = self.store.get_cursor(self.pipeline, FEEDBACK_MAPPING_CURSOR) != self.fingerprint
-            log.info("salesforce.retry_queue_read", refused=len(retry_ids), leads=len(queued), mapping_changed=changed)
-            seen.update((lead.id, lead.hubspot_id) for lead in queued)
-            yield Page(queued)
+        for page in self.retry_pages(retry_ids):
+            seen.update((lead.id, lead.hubspot_id) for lead in page.items)
+            yield page
         by_id = [lead for lead in self._read_by_id(window) if (lead.id, lead.hubspot_id) not in seen]
         if by_id:
             seen.update((lead.id, lead.hubspot_id) for lead in by_id)
@@ -123,6 +117,20 @@ class BackLeg:
                      duration_ms=round((time.monotonic() - started) * 1000))
             yield Page(leads, page.total)
             started = time.monotonic()
+
+    def retry_pages(self, retry_ids: list[str]) -> Iterator[Page[SalesforceLead]]:
+        """The retry queue: the Leads of these contacts, read by Id (through the links: an unmarked
+        Lead carries no contact id), each as its refused contact's."""
+        if not retry_ids:
+            return
+        lead_ids = [s.lead_id for s in self.outcomes.states_for(self.pipeline, retry_ids).values() if s.lead_id]
+        refused = set(retry_ids)
+        queued = [lead for lead in self._to_contacts(self.source.leads_by_id(self.query, lead_ids, None),
+                                                     unmarked_only=False) if lead.hubspot_id in refused] \
+            if lead_ids else []
+        changed = self.store.get_cursor(self.pipeline, FEEDBACK_MAPPING_CURSOR) != self.fingerprint
+        log.info("salesforce.retry_queue_read", refused=len(retry_ids), leads=len(queued), mapping_changed=changed)
+        yield Page(queued)
 
     def _read_by_id(self, window: Window) -> list[SalesforceLead]:
         """Leads the window query cannot find by the external id: those linked to a contact without
@@ -187,7 +195,7 @@ class BackLeg:
         # A contact archived, deleted or merged away gets no outcome (syncd.run.moves): HubSpot would refuse it.
         linked = frozenset(links) - frozenset(self.store.moves_for(self.pipeline, links))
         facts = FeedbackFacts(linked, self.outcomes.states_for(self.pipeline, linked),
-                              self.outcomes.rejections_for(self.pipeline, linked))
+                              self.outcomes.rejections_for(self.pipeline, linked), resend=self.resend)
         candidates = planner.lifecycle_candidates(leads, facts, self.feedback)
         if not candidates:
             return facts

@@ -16,7 +16,7 @@ import datetime as dt
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -29,6 +29,7 @@ from syncd.mapping.model import Mapping
 from syncd.plan import forward as planner
 from syncd.plan.forward import ForwardCommit, ForwardFacts, Write
 from syncd.plan.lead_moves import COUNTS, Event
+from syncd.plan.preview import skips
 from syncd.run.leg import Prepared, Written
 from syncd.run.moves import SCAN_CURSOR, ContactMoves, GonePage, Moving
 
@@ -50,8 +51,9 @@ class ForwardLeg:
 
     def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore,
                  pipeline: str, should_stop: Callable[[], bool] | None = None,
-                 archived_scan_every: dt.timedelta = dt.timedelta(hours=1)) -> None:
+                 archived_scan_every: dt.timedelta = dt.timedelta(hours=1), resend: Iterable[str] = ()) -> None:
         self.mapping = mapping
+        self.resend = frozenset(resend)      # rejected contacts an admin re-sends (`syncd rejected retry`)
         self.should_stop = should_stop       # also asked while templates render
         self.source = source
         self.sink = sink
@@ -88,11 +90,9 @@ class ForwardLeg:
         """The retry queue first (contacts re-read by id), then the window's pages; each contact once
         (one in both would make Salesforce refuse both writes: a duplicate external id in one call)."""
         seen: set[str] = set()
-        if retry_ids:
-            queued = self.source.read_contacts(retry_ids, self.properties, self.history)
-            log.info("hubspot.retry_queue_read", contacts=len(queued))
-            seen.update(c.id for c in queued)
-            yield Page(queued)
+        for page in self.retry_pages(retry_ids):
+            seen.update(c.id for c in page.items)
+            yield page
         query = ContactQuery(self.mapping.filters(), window, self.properties, self.history)
         for page in self.source.changed_contacts(query):
             log.info("hubspot.page_read", contacts=len(page.items), total=page.total)
@@ -101,6 +101,13 @@ class ForwardLeg:
             yield Page(fresh, page.total)
         if self.moves.due(window):      # after the window: merges seen in it are handled by then
             yield self.moves.scan()
+
+    def retry_pages(self, retry_ids: list[str]) -> Iterator[Page[Contact]]:
+        """The retry queue: these contacts, read in full by id in batches."""
+        if retry_ids:
+            queued = self.source.read_contacts(retry_ids, self.properties, self.history)
+            log.info("hubspot.retry_queue_read", contacts=len(queued))
+            yield Page(queued)
 
     # -- gather and plan ------------------------------------------------------------------------
     def prepare(self, page: Page[Contact]) -> Prepared[ForwardCommit, Write]:
@@ -120,7 +127,8 @@ class ForwardLeg:
             # a contact listed by the search but gone by the time it was read is left for the next run
             contacts = [read.get(c.id, c) for c in contacts if c.complete or c.id in read or c.id not in to_read]
         existing = lookup.result() if lookup is not None else []
-        plan = planner.plan(contacts, ForwardFacts(links, rejections, existing), self.mapping, stop=self.should_stop)
+        plan = planner.plan(contacts, ForwardFacts(links, rejections, existing, self.resend), self.mapping,
+                            stop=self.should_stop)
         if plan.stopped:
             moving = Moving()
         restored = moving.restored_now()
@@ -139,7 +147,8 @@ class ForwardLeg:
             log.warning("salesforce.email_match_ambiguous", hubspot_id=hubspot_id, lead_id=lead_id,
                         other_lead_ids=others, action="linked to the oldest; merge the duplicates in Salesforce")
         counts = plan.counts() + moving.counts() + Counter(read=len(page.items), future_dated=len(future))
-        return Prepared(counts, commit, writes, plan.rejections, aimed, read=len(page.items), total=page.total)
+        return Prepared(counts, commit, writes, plan.rejections, aimed, skips(plan, contacts, self.mapping),
+                        read=len(page.items), total=page.total)
 
     def _dated_in_the_future(self, contacts: list[Contact]) -> list[str]:
         """Contacts whose lastmodifieddate is ahead of HubSpot's own clock (a bad import, a skewed

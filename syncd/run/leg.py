@@ -20,7 +20,7 @@ import datetime as dt
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -51,6 +51,7 @@ class Prepared(Generic[C, W]):
     writes: dict[str, list[W]] = field(default_factory=dict)   # by group: a group's items share a call
     rejections: list[Rejection] = field(default_factory=list)
     planned: list[Any] = field(default_factory=list)           # what a dry run shows
+    skipped: list[Any] = field(default_factory=list)           # and what it would skip, with why
     read: int = 0                            # records this page read (for the progress bar)
     total: int | None = None
 
@@ -78,6 +79,7 @@ class Leg(Protocol[C, W]):
     def window(self, window: Window) -> Window: ...
     def rejected_ids(self, retryable_only: bool) -> list[str]: ...
     def pages(self, window: Window, retry_ids: list[str]) -> Iterator[Page[Any]]: ...
+    def retry_pages(self, retry_ids: list[str]) -> Iterator[Page[Any]]: ...   # the retry queue alone
     def prepare(self, page: Page[Any]) -> Prepared[C, W]: ...
     def write(self, group: str, items: list[W]) -> Written[C]: ...
     def commit(self, commit: C, run_id: str, cursors: dict[str, str] | None) -> None: ...
@@ -103,9 +105,12 @@ class LegRunner:
     writers: int = 4                                    # write calls in flight at once
 
     def run(self, leg: Leg[Any, Any], *, dry_run: bool = False, full: bool = False,
-            should_stop: Callable[[], bool] | None = None, preflight: Callable[[], None] | None = None) -> RunResult:
-        """One run of ``leg``. ``preflight`` (e.g. the mapping against the live orgs) runs inside the
-        run's record before any read: its failure is the run's failure, its calls are the run's calls."""
+            should_stop: Callable[[], bool] | None = None, only: Sequence[str] | None = None,
+            preflight: Callable[[], None] | None = None) -> RunResult:
+        """One run of the leg over its window. ``only``: re-send just these rejected records
+        (`syncd rejected retry`): the retry queue is them, no window is read and no cursor moves.
+        ``preflight`` (the mapping against the live orgs) runs inside the run's record before any
+        read: its failure is the run's failure, its calls are the run's calls."""
         result = RunResult(str(uuid.uuid4()), "running", leg=leg.name)
         cursor = self.store.get_cursor(self.pipeline, leg.cursor_name)
         source_time = SourceTime(leg.source_system, leg.server_skew,
@@ -120,34 +125,38 @@ class LegRunner:
                      window_start=format_cursor(window.start) if window.start else None,
                      window_end=format_cursor(window.end))
             changed = self.store.get_cursor(self.pipeline, leg.fingerprint_name) != leg.fingerprint
-            retry_ids = leg.rejected_ids(retryable_only=not changed)
+            retry_ids = list(only) if only is not None else leg.rejected_ids(retryable_only=not changed)
             final: dict[str, str] = {}
 
             def cursors() -> dict[str, str]:
                 """Computed when the window's last write is confirmed: by then the source's
                 answers have told its time."""
+                if only is not None:       # the window was not read: nothing to move past
+                    return {}
                 if not final:
                     final.update({leg.cursor_name: source_time.cursor(cursor, window, leg.window),
                                   leg.fingerprint_name: leg.fingerprint, **source_time.kept()})
                 return final
 
             stopped = self._stream(leg, result, window, retry_ids, dry_run, should_stop or (lambda: False),
-                                   cursors)
+                                   cursors, only)
             if stopped:
                 result.status = "interrupted"
                 log.warning("run.stopping", reason="stop requested", committed="batches written so far")
             else:
                 result.status = "dry_run" if dry_run else ("partial" if result.counts["rejected"] else "ok")
-                if not dry_run:
+                if not dry_run and only is None:
                     log.info("cursor.advanced", cursor=leg.cursor_name, value=cursors()[leg.cursor_name],
                              previous=cursor)
         return result
 
     def _stream(self, leg: Leg[Any, Any], result: RunResult, window: Window, retry_ids: list[str], dry_run: bool,
-                should_stop: Callable[[], bool], cursors: Callable[[], dict[str, str]]) -> bool:
+                should_stop: Callable[[], bool], cursors: Callable[[], dict[str, str]],
+                only: Sequence[str] | None) -> bool:
         """Read, plan and write the window; True when a stop request cut it short."""
         announced = False
-        with Stream(leg.pages(window, retry_ids), leg.prepare, workers=self.readers, name=leg.name) as pages, \
+        source = leg.pages(window, retry_ids) if only is None else leg.retry_pages(retry_ids)
+        with Stream(source, leg.prepare, workers=self.readers, name=leg.name) as pages, \
                 Writes[Written[Any]](self.writers, name=leg.name) as writes:
             writing = _Writing(self, leg, result, writes, should_stop, cursors)
             try:
@@ -164,6 +173,7 @@ class LegRunner:
                     self._absorb(result, prepared.counts, prepared.rejections)
                     if dry_run:
                         getattr(result, leg.planned_key).extend(prepared.planned)
+                        result.skipped.extend(prepared.skipped)
                     else:
                         writing.add(prepared)
                 if not announced:
@@ -172,7 +182,7 @@ class LegRunner:
             except Exception:
                 writing.salvage()
                 raise
-        if not (dry_run or writing.stopped or writing.cursor_moved):
+        if not (dry_run or writing.stopped or writing.cursor_moved or only is not None):
             self.store.set_cursors(self.pipeline, cursors())     # a window with nothing to write
         return writing.stopped
 

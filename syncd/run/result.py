@@ -34,6 +34,7 @@ class RunResult:
     rejections: list[Rejection] = field(default_factory=list)
     planned: list[Any] = field(default_factory=list)          # dry run, forward: the writes it would send
     planned_updates: list[Any] = field(default_factory=list)  # dry run, back: the contact updates
+    skipped: list[Any] = field(default_factory=list)          # dry run, forward: contacts it would skip, and why
     window: Window | None = None
     api_calls: dict[str, int] = field(default_factory=dict)
     quota_remaining: dict[str, int | None] = field(default_factory=dict)   # per system, last seen
