@@ -23,6 +23,7 @@ import urllib3
 from connectors.http import RefusedRedirect
 from syncd.core.errors import (
     AuthenticationFailed,
+    MappingRefused,
     QuotaExhausted,
     RemoteError,
     RemoteUnavailable,
@@ -71,6 +72,8 @@ class Rule:
 
 
 CLIENT_ERRORS = range(400, 500)
+_FIX_MAPPING = ("the request names a field or property the other system does not have, has with another type, or "
+                "does not let syncd write: fix the mapping (`syncd mapping check` lists every such field)")
 SERVER_ERRORS = range(500, 600)
 
 RULES: tuple[Rule, ...] = (
@@ -108,6 +111,10 @@ RULES: tuple[Rule, ...] = (
     # query again (connectors.salesforce.client); repeating the same locator cannot help.
     Rule(SALESFORCE, 400, QUERY_LOCATOR_GONE, None, RemoteUnavailable, WhoActs.TRANSIENT, False,
          explain="the query's cursor is gone (a page asked for twice, or too late)"),
+    # The request names a field the org does not have, of another type, or one this user may not
+    # write (field-level security): every record would fail the same way until the mapping changes.
+    *(Rule(SALESFORCE, CLIENT_ERRORS, code, None, MappingRefused, WhoActs.CONFIG, False, explain=_FIX_MAPPING)
+      for code in ("INVALID_FIELD", "INVALID_TYPE", "INVALID_FIELD_FOR_INSERT_UPDATE")),
     Rule(SALESFORCE, CLIENT_ERRORS, None, None, RequestRejected, WhoActs.CONFIG, False),
     # -- HubSpot ------------------------------------------------------------------------------------
     Rule(HUBSPOT, 429, "DAILY", None, QuotaExhausted, WhoActs.TRANSIENT, False,
@@ -116,6 +123,10 @@ RULES: tuple[Rule, ...] = (
     Rule(HUBSPOT, 423, None, None, TransientError, WhoActs.TRANSIENT, True, backoff=2.0),   # "wait >= 2 s"
     Rule(HUBSPOT, 401, None, None, AuthenticationFailed, WhoActs.CONFIG, False,
          explain="the access token was refused; check the private app token"),
+    # A property the mapping names is missing, or the private app may not write it.
+    # HubSpot names the category (VALIDATION_ERROR); the property's own code is in the message.
+    Rule(HUBSPOT, CLIENT_ERRORS, None, r"PROPERTY_DOESNT_EXIST|Property \S+ does not exist", MappingRefused,
+         WhoActs.CONFIG, False, explain=_FIX_MAPPING),
     Rule(HUBSPOT, 403, None, None, AuthenticationFailed, WhoActs.SYSTEM, False,
          explain="the private app lacks a scope"),
     Rule(HUBSPOT, SERVER_ERRORS, None, None, TransientError, WhoActs.TRANSIENT, True),

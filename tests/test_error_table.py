@@ -10,6 +10,7 @@ from connectors.retry import RetryPolicy
 from syncd.core.errors import (
     AuthenticationFailed,
     ExitCode,
+    MappingRefused,
     QuotaExhausted,
     RemoteUnavailable,
     RequestRejected,
@@ -31,8 +32,13 @@ from tests.conftest import qualified
     (SALESFORCE, 401, "INVALID_SESSION_ID", "Session expired", TransientError, WhoActs.TRANSIENT, True),
     (SALESFORCE, 400, "invalid_client", "client_credentials login refused: invalid client credentials",
      AuthenticationFailed, WhoActs.CONFIG, False),
-    (SALESFORCE, 400, "INVALID_FIELD", "No such column 'Titel' on entity 'Lead'", RequestRejected, WhoActs.CONFIG,
+    (SALESFORCE, 400, "INVALID_FIELD", "No such column 'Titel' on entity 'Lead'", MappingRefused, WhoActs.CONFIG,
      False),
+    (SALESFORCE, 400, "INVALID_TYPE", "sObject type 'Leed' is not supported", MappingRefused, WhoActs.CONFIG, False),
+    (SALESFORCE, 400, "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: Rating. Please check the "
+     "security settings of this field", MappingRefused, WhoActs.CONFIG, False),
+    (HUBSPOT, 400, "VALIDATION_ERROR", 'Property values were not valid: [{"message":"Property \\"syncd_outcom\\" '
+     'does not exist","error":"PROPERTY_DOESNT_EXIST"}]', MappingRefused, WhoActs.CONFIG, False),
     (SALESFORCE, 414, "URI_TOO_LONG", "", RequestRejected, WhoActs.CODE, False),
     (SALESFORCE, 400, "INVALID_QUERY_LOCATOR", "invalid query locator", RemoteUnavailable, WhoActs.TRANSIENT, False),
     (HUBSPOT, 429, "DAILY", "You have reached your daily limit.", QuotaExhausted, WhoActs.TRANSIENT, False),
@@ -47,13 +53,24 @@ from tests.conftest import qualified
      WhoActs.CONFIG, False),
     (HUBSPOT, 418, None, "", RequestRejected, WhoActs.CONFIG, False),
 ], ids=["sf-concurrency-limit", "sf-daily-quota", "sf-lock", "sf-5xx", "sf-session", "sf-login-refused",
-        "sf-unknown-field", "sf-uri-too-long", "sf-query-locator-gone", "hs-daily", "hs-burst", "hs-locked", "hs-token", "hs-scope",
+        "sf-unknown-field", "sf-unknown-object", "sf-field-not-writable", "hs-unknown-property", "sf-uri-too-long", "sf-query-locator-gone", "hs-daily", "hs-burst", "hs-locked", "hs-token", "hs-scope",
         "hs-5xx", "hs-validation", "unexpected-answer", "untrusted-tls", "hs-undocumented-4xx"])
 def test_one_table_says_what_each_answer_means(system, status, code, message, error, who, retryable):
     rule = classify(system, status, code, message)
     assert (rule.error, rule.who_acts, rule.retryable) == (error, who, retryable)
     raised = remote_error(system, "a call", status=status, code=code, message=message)
     assert type(raised) is error and raised.who_acts == who and isinstance(raised, TransientError) is retryable
+
+
+@pytest.mark.parametrize("system, code, message", [
+    (SALESFORCE, "INVALID_FIELD", "No such column 'Titel' on sobject of type Lead"),
+    (SALESFORCE, "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: Rating."),
+    (HUBSPOT, "VALIDATION_ERROR", 'Property "syncd_outcom" does not exist'),
+], ids=["sf-unknown-field", "sf-field-not-writable", "hs-unknown-property"])
+def test_an_error_whose_fix_is_in_the_mapping_exits_4_and_says_so(system, code, message):
+    raised = remote_error(system, "write leads", status=400, code=code, message=message)
+    assert raised.exit_code == ExitCode.CONFIG_ERROR == 4
+    assert "fix the mapping" in str(raised) and message in str(raised)
 
 
 def test_a_pause_the_server_asks_for_is_kept_and_the_table_sets_a_floor():

@@ -48,6 +48,9 @@ class FieldDef:
     id_lookup: bool | None = None  # None: derived (id, external id fields)
     case_sensitive: bool = False
     picklist_values: tuple[str, ...] = ()
+    # Values an admin deactivated: still listed by describe (``active: false``), kept on the records
+    # that have them, refused on a write to a restricted picklist.
+    inactive_picklist_values: tuple[str, ...] = ()
     restricted_picklist: bool = False
     reference_to: tuple[str, ...] = ()
     relationship_name: str | None = None
@@ -124,7 +127,8 @@ class FieldDef:
                 {"value": v, "label": v, "active": True, "defaultValue": v == self.default,
                  "validFor": None}
                 for v in self.picklist_values
-            ],
+            ] + [{"value": v, "label": v, "active": False, "defaultValue": False, "validFor": None}
+                 for v in self.inactive_picklist_values],
             "restrictedPicklist": self.restricted_picklist,
             "referenceTo": list(self.reference_to),
             "relationshipName": self.relationship_name,

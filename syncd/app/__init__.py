@@ -33,6 +33,13 @@ def load(config: Path | None, *, require_credentials: bool = True, env: dict[str
     return Loaded(settings, load_mapping(settings.mapping))
 
 
+def load_settings_only(config: Path | None, *, env: dict[str, str] | None = None) -> Settings:
+    """The settings with credentials, without loading the mapping (`mapping check` reports the
+    mapping's problems itself, beside what the live orgs say)."""
+    environ = dict(os.environ if env is None else env)
+    return load_settings(find_config(config, environ), environ, require_credentials=True)
+
+
 def open_store(settings: Settings) -> StateStore:
     store = StateStore(settings.state.database_url.get_secret_value())
     store.migrate()

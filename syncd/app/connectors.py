@@ -13,6 +13,7 @@ from pathlib import Path
 from connectors.hubspot import HubSpotClient, HubSpotContacts
 from connectors.http import SyncdSession
 from connectors.errors import HUBSPOT, SALESFORCE
+from connectors.metadata import Metadata
 from connectors.limits import hubspot_limits, salesforce_limits
 from connectors.quota import QuotaReserve
 from connectors.retry import RetryPolicy
@@ -68,11 +69,13 @@ class Connectors:
     contacts: HubSpotContacts = field(init=False)
     leads: SalesforceLeads = field(init=False)
     outcomes: SalesforceOutcomes = field(init=False)
+    metadata: Metadata = field(init=False)       # describe and properties, cached: the mapping check
 
     def __post_init__(self) -> None:
         self.contacts = HubSpotContacts(self.hubspot)
         self.leads = SalesforceLeads(self.salesforce)
         self.outcomes = SalesforceOutcomes(self.salesforce)
+        self.metadata = Metadata(self.salesforce, self.hubspot)
 
     @classmethod
     def build(cls, loaded) -> Connectors:  # noqa: ANN001 - syncd.app.Loaded

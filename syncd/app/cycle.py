@@ -13,7 +13,8 @@ from collections.abc import Callable
 from state.store import StateStore
 from syncd.app import Loaded
 from syncd.app.connectors import Connectors
-from syncd.core.errors import StateUnavailable
+from syncd.app.mapping_check import before_writing
+from syncd.core.errors import ConfigError, StateUnavailable
 from syncd.core.ports import NoProgress, Progress
 from syncd.run.back import BackLeg
 from syncd.run.forward import ForwardLeg
@@ -30,7 +31,7 @@ def runner(loaded: Loaded, store: StateStore, connectors: Connectors, progress: 
 
 def run_forward(loaded: Loaded, store: StateStore, connectors: Connectors, *, dry_run: bool = False,
                 full: bool = False, progress: Progress | None = None,
-                should_stop: Callable[[], bool] | None = None) -> RunResult:
+                should_stop: Callable[[], bool] | None = None, preflight: Callable[[], None] | None = None) -> RunResult:
     watcher = progress or NoProgress()
 
     def stop_or_work() -> bool:
@@ -43,7 +44,7 @@ def run_forward(loaded: Loaded, store: StateStore, connectors: Connectors, *, dr
                      archived_scan_every=dt.timedelta(minutes=loaded.settings.sync.archived_scan_minutes))
     try:
         return runner(loaded, store, connectors, progress).run(leg, dry_run=dry_run, full=full,
-                                                               should_stop=should_stop)
+                                                               should_stop=should_stop, preflight=preflight)
     finally:
         leg.close()
 
@@ -62,11 +63,19 @@ def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full:
     own = connectors is None
     connectors = connectors or Connectors.build(loaded)
     try:
+        # The mapping against the live orgs (describe and properties, cached a few minutes): a
+        # field or value every record would be refused for fails the forward run before any read
+        # or write (ConfigError, exit 4), rather than as one remote error or thousands of rejections.
+        def preflight() -> None:
+            before_writing(loaded.mapping, connectors.metadata)
+
         forward = run_forward(loaded, store, connectors, dry_run=dry_run, full=full, progress=progress,
-                              should_stop=should_stop)
+                              should_stop=should_stop, preflight=None if dry_run else preflight)
         back = None
         state_failed = isinstance(forward.error, StateUnavailable)    # the back leg needs the same store
-        if loaded.mapping.feedback is not None and not state_failed and not (should_stop is not None and should_stop()):
+        mapping_refused = isinstance(forward.error, ConfigError)      # the check failed: no write this cycle
+        if loaded.mapping.feedback is not None and not state_failed and not mapping_refused \
+                and not (should_stop is not None and should_stop()):
             back = run_back(loaded, store, connectors, dry_run=dry_run, full=full, should_stop=should_stop)
         return CycleResult(forward, back)
     finally:

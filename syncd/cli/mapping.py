@@ -1,4 +1,5 @@
-"""`syncd mapping validate|schema`: check the admins' mapping file, or print its JSON Schema."""
+"""`syncd mapping validate|check|schema`: check the admins' mapping file (offline, or against both
+systems' live metadata), or print its JSON Schema."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from pathlib import Path
 import click
 
 from syncd import app
-from syncd.cli.common import config_option, fail, stdout
-from syncd.core.errors import ConfigError
+from syncd.app.connectors import Connectors
+from syncd.app.mapping_check import check_mapping
+from syncd.cli.common import Exit, config_option, fail, stderr, stdout
+from syncd.core.errors import ConfigError, ExitCode, RemoteError
 from syncd.mapping import load_mapping, mapping_json_schema
+from syncd.mapping.load import load_mapping_and_problems
 
 
 @click.group()
@@ -45,6 +49,48 @@ def mapping_validate(path: Path | None, config_path: Path | None) -> None:
                  f"hands over contacts where {conditions}"
                  + (f"; carries Sales outcomes back to {len(result.feedback.written_properties())} HubSpot "
                     f"properties" if result.feedback else ""), highlight=False, soft_wrap=True)
+
+
+@mapping.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@config_option
+def mapping_check(path: Path | None, config_path: Path | None) -> None:
+    """Check a mapping against the live orgs: Salesforce's describe and HubSpot's properties.
+
+    \b
+    Example:
+      syncd mapping check mappings/hubspot-to-salesforce.yaml
+    Lists unknown fields and properties, type mismatches, picklist values the org refuses, text
+    longer than its field, fields syncd may not write, required fields with no value and missing
+    feedback properties, each with file, line and how to fix it. Writes nothing. Exit 4 with
+    findings, 5 when a system cannot be reached. With no PATH, checks the config's mapping.
+    """
+    try:
+        settings = app.load_settings_only(config_path)
+        mapping, offline = load_mapping_and_problems(path or settings.mapping)
+        connectors = Connectors.build(app.Loaded(settings, mapping))
+    except ConfigError as exc:
+        raise fail(exc) from None
+    try:
+        result = check_mapping(mapping, connectors.metadata)
+    except RemoteError as exc:
+        raise fail(exc) from None
+    finally:
+        connectors.close()
+    result.blocking[:0] = offline
+    source = mapping.source
+    for problem in result.blocking:
+        stderr.print(f"{problem}", highlight=False, markup=False, soft_wrap=True)
+    for problem in result.warnings:
+        stderr.print(f"{problem} (refuses only the records it concerns)", highlight=False, markup=False,
+                     soft_wrap=True)
+    if result.problems:
+        stderr.print(f"{len(result.problems)} finding{'s' if len(result.problems) != 1 else ''} in {source} "
+                     f"({len(result.blocking)} would refuse every record): fix the mapping and check again",
+                     highlight=False, markup=False, soft_wrap=True)
+        raise Exit(int(ExitCode.CONFIG_ERROR))
+    stdout.print(f"[green]ok[/green] {source}: every field, property and value is accepted by both systems",
+                 highlight=False, soft_wrap=True)
 
 
 @mapping.command("schema")

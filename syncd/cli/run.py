@@ -91,6 +91,14 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool, contact
         raise fail(exc) from None
     finally:
         store.close()
+    for leg in result.results:
+        if isinstance(leg.error, ConfigError) and not human:   # the log lines are on stdout: say it on stderr
+            print(f"error: {leg.error}", file=sys.stderr)
+        elif leg.error is None and leg.mapping_refused:
+            first = leg.rejections[0]
+            print(f"error: Salesforce refused every record this run sent ({first.code}: {first.message}): fix the "
+                  "mapping (translate the values with `values` and a `default`); `syncd mapping check` lists the "
+                  "field", file=sys.stderr)
     raise Exit(int(result.exit_code))
 
 

@@ -151,6 +151,15 @@ class RequestRejected(RemoteError):
     who_acts = WhoActs.CONFIG
 
 
+class MappingRefused(RequestRejected):
+    """The remote system refused the request because of what the mapping or config names (an
+    unknown field, a field of another type, a field or property syncd may not write): the fix is in
+    the mapping, so the exit code is the config one (4), not "remote unavailable" (5)."""
+
+    exit_code = ExitCode.CONFIG_ERROR
+    who_acts = WhoActs.CONFIG
+
+
 class LockHeld(SyncdError):
     """Another syncer is running this pipeline."""
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from syncd.mapping import templates
 from syncd.mapping.base import SF_FIELD_NAME as _SF_FIELD_NAME
 from syncd.mapping.model import MAX_QUALIFY_CONDITIONS, Mapping
 
@@ -39,12 +40,25 @@ def semantic_problems(mapping: Mapping, add: Add) -> None:
             add(("fields", name, "values"), "`values` translates a property's value; use it with `from`")
         if rule.type in ("number", "boolean") and rule.max_length:
             add(("fields", name, "max_length"), f"max_length does not apply to type {rule.type}")
+    template_problems(mapping, add)
     mapped = set(mapping.fields) | ({mapping.brief.field} if mapping.brief else set())
     for lead_field in mapping.salesforce.converted.contact_fields:
         if lead_field not in mapped:
             add(("salesforce", "converted", "contact_fields", lead_field),
                 f"{lead_field} is not mapped under fields or brief, so there is no value to copy")
     feedback_problems(mapping, add)
+
+
+def template_problems(mapping: Mapping, add: Add) -> None:
+    """Unknown filters and tests, and names no render supplies, in every template of the file."""
+    sources: list[tuple[tuple[Any, ...], str]] = [(("fields", name, "template"), rule.template)
+                                                  for name, rule in mapping.fields.items() if rule.template]
+    if mapping.brief is not None:
+        sources.append((("brief", "template"), mapping.brief.template))
+    for loc, source in sources:
+        for problem in templates.problems(source):
+            where = f" (line {problem.lineno} of the template)" if problem.lineno and "\n" in source else ""
+            add(loc, f"{problem}{where}")
 
 
 def feedback_problems(mapping: Mapping, add: Add) -> None:

@@ -24,6 +24,16 @@ def bundled_mapping_path() -> Path:
 
 def load_mapping(path: Path | str | None = None) -> Mapping:
     """Load and fully validate a mapping file; raise ConfigError listing every problem."""
+    mapping, problems = load_mapping_and_problems(path)
+    if problems:
+        raise ConfigError(problems)
+    return mapping
+
+
+def load_mapping_and_problems(path: Path | str | None = None) -> tuple[Mapping, list[Problem]]:
+    """The mapping's models (ConfigError when a key is unknown or a value malformed), and the
+    problems across keys (templates, one source per field...), for `mapping check` to report
+    beside what the live orgs say."""
     doc = load_yaml(path or bundled_mapping_path())
     data = doc.data
     if isinstance(data, dict) and data.get("version") not in (None, MAPPING_VERSION):
@@ -35,14 +45,22 @@ def load_mapping(path: Path | str | None = None) -> Mapping:
     problems: list[Problem] = []
 
     def add(loc: tuple[str | int, ...], message: str) -> None:
-        line, column = doc.position(loc)
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        problems.append(Problem(str(doc.path), field, message, line, column))
+        problems.append(_problem(doc, loc, message))
 
     semantic_problems(mapping, add)
-    if problems:
-        raise ConfigError(problems)
-    return mapping.model_copy(update={"source": str(doc.path)})
+    return mapping.model_copy(update={"source": str(doc.path)}), problems
+
+
+def _problem(doc: Any, loc: tuple[str | int, ...], message: str, *, at_key: bool = False) -> Problem:
+    line, column = doc.key_position(loc) if at_key else doc.position(loc)
+    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    return Problem(str(doc.path), field, message, line, column)
+
+
+def locate(mapping: Mapping, found: list[tuple[tuple[str | int, ...], str]]) -> list[Problem]:
+    """Each (key, message) of a loaded mapping as a Problem with the file, line and field of the key."""
+    doc = load_yaml(mapping.source or bundled_mapping_path())
+    return [_problem(doc, loc, message, at_key=True) for loc, message in found]
 
 
 def mapping_json_schema() -> dict[str, Any]:

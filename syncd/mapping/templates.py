@@ -11,11 +11,13 @@ HubSpot without the admin listing them twice.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, filters, meta, nodes, pass_context
+from jinja2 import (StrictUndefined, TemplateAssertionError, TemplateError, TemplateSyntaxError, filters, meta, nodes,
+                    pass_context)
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
@@ -29,8 +31,13 @@ BUDGET = "syncd render budget"
 _LOOP = "syncd budget: loop"      # wraps every {% for %}'s iterable
 _VALUE = "syncd budget: value"    # checks every {% set %}
 
-# Names a template may use that are not contact properties.
-RESERVED_NAMES = frozenset({"history", "fields", "now", "contact_id"})
+# Names a template may use that are not contact properties (each is supplied at render time by
+# ``syncd.mapping.transform``).
+RESERVED_NAMES = frozenset({"history", "fields", "contact_id"})
+# Names a template must not use: ``now`` would change every Lead on every cycle (the digest of a
+# rendered field would never be the same twice), so it is refused rather than left undefined.
+REFUSED_NAMES = {"now": "`now` is not available in templates: a value that changes on every run would rewrite "
+                        "every Lead each cycle; use a contact property such as lastmodifieddate"}
 
 
 def _parse_timestamp(value: Any) -> dt.datetime | None:
@@ -202,7 +209,12 @@ def analyse(source: str) -> TemplateInfo:
         ast = ENVIRONMENT.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno) from None
-    names = meta.find_undeclared_variables(ast) - RESERVED_NAMES
+    try:
+        names = meta.find_undeclared_variables(ast) - RESERVED_NAMES
+    except TemplateAssertionError:
+        # An unknown filter stops Jinja's own walk; ``problems`` reports it, and meanwhile every
+        # name read is taken for a property (so the mapping still loads far enough to be checked).
+        names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"} - RESERVED_NAMES
     history: set[str] = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
@@ -212,6 +224,36 @@ def analyse(source: str) -> TemplateInfo:
             elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
                 history.add(node.arg.value)
     return TemplateInfo(frozenset(names), frozenset(history))
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    """" (did you mean 'x'?)" when a known name is close to ``name``, else ""."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.7)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def problems(source: str) -> list[TemplateProblem]:
+    """Filters and tests the environment lacks, and refused names: found before any render.
+
+    Jinja reports an unknown filter only when compiling and an unknown test only when the test
+    runs (so ``{% if x is defind %}`` would pass a parse and reject every contact). A template
+    that does not parse is ``analyse``'s to report."""
+    try:
+        ast = ENVIRONMENT.parse(source)
+    except TemplateSyntaxError:
+        return []
+    found: list[TemplateProblem] = []
+    public_filters = {n for n in ENVIRONMENT.filters if not n.startswith("syncd ")}
+    for node in ast.find_all((nodes.Filter, nodes.Test)):
+        kind, known = ("filter", public_filters) if isinstance(node, nodes.Filter) else ("test", ENVIRONMENT.tests)
+        if node.name not in known:
+            found.append(TemplateProblem(f"unknown {kind} '{node.name}'{did_you_mean(node.name, known)}",
+                                         node.lineno))
+    for node in ast.find_all(nodes.Name):
+        if node.ctx == "load" and node.name in REFUSED_NAMES:
+            found.append(TemplateProblem(REFUSED_NAMES[node.name], node.lineno))
+            break
+    return found
 
 
 def _metered(ast: nodes.Template) -> nodes.Template:

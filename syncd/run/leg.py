@@ -105,9 +105,12 @@ class LegRunner:
     writers: int = 4                                    # write calls in flight at once
 
     def run(self, leg: Leg[Any, Any], *, dry_run: bool = False, full: bool = False,
-            should_stop: Callable[[], bool] | None = None, only: Sequence[str] | None = None) -> RunResult:
+            should_stop: Callable[[], bool] | None = None, only: Sequence[str] | None = None,
+            preflight: Callable[[], None] | None = None) -> RunResult:
         """One run of the leg over its window. ``only``: re-send just these rejected records
-        (`syncd rejected retry`): the retry queue is them, no window is read and no cursor moves."""
+        (`syncd rejected retry`): the retry queue is them, no window is read and no cursor moves.
+        ``preflight`` (the mapping against the live orgs) runs inside the run's record before any
+        read: its failure is the run's failure, its calls are the run's calls."""
         result = RunResult(str(uuid.uuid4()), "running", leg=leg.name)
         cursor = self.store.get_cursor(self.pipeline, leg.cursor_name)
         source_time = SourceTime(leg.source_system, leg.server_skew,
@@ -116,6 +119,8 @@ class LegRunner:
         window = leg.window(source_time.window(None if full else cursor, self.lookback))
         result.window = window
         with self._recorded(result, dry_run):
+            if preflight is not None:
+                preflight()
             log.info(leg.started_event, dry_run=dry_run, full=full,
                      window_start=format_cursor(window.start) if window.start else None,
                      window_end=format_cursor(window.end))

@@ -17,6 +17,13 @@ BACK_COUNTS = ("read", "leads_read", "opportunities_read", "ignored", "updated",
                "no_outcome", "rejected", "still_rejected", "lifecycle_moved", "lifecycle_kept")
 
 
+# Per-record refusals whose fix is in the mapping, not in the record: when every record a run sent
+# was refused with one of them (a restricted picklist fed values it never accepts), the run exits 4
+# ("fix the mapping"), not 3.
+MAPPING_RECORD_CODES = frozenset({"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"})
+_WRITTEN = ("created", "updated", "linked_by_email", "contact_updates")
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -38,8 +45,14 @@ class RunResult:
         if self.error is not None:
             return self.error.exit_code
         if self.counts.get("rejected"):
-            return ExitCode.RECORDS_REJECTED
+            return ExitCode.CONFIG_ERROR if self.mapping_refused else ExitCode.RECORDS_REJECTED
         return ExitCode.OK
+
+    @property
+    def mapping_refused(self) -> bool:
+        """Nothing landed, and every record sent was refused for a reason the mapping must fix."""
+        return bool(self.rejections) and not any(self.counts.get(k) for k in _WRITTEN) \
+            and all(r.code in MAPPING_RECORD_CODES for r in self.rejections)
 
     def count_dict(self) -> dict[str, int]:
         keys = BACK_COUNTS if self.leg == "back" else FORWARD_COUNTS

@@ -27,9 +27,10 @@ from state.store import StateStore
 from syncd import app
 from syncd.app.connectors import Connectors
 from syncd.app.cycle import run_cycle
+from syncd.app.mapping_check import before_writing
 from syncd.app.logs import configure_logging
 from syncd.core import __version__
-from syncd.core.errors import LockHeld, SyncdError
+from syncd.core.errors import LockHeld, RemoteError, SyncdError
 from syncd.run.result import CycleResult
 from syncd.service import reload as reloading
 from syncd.service.connections import Build, CycleConnectors
@@ -98,6 +99,7 @@ class Service:
         self._cycle_running = False
         self._status = threading.Lock()              # a cycle's end vs. the main loop's STATUS lines
         self.connectors = CycleConnectors(build_connectors)
+        self.build_connectors = build_connectors
 
     @property
     def settings(self):  # noqa: ANN201 - syncd.config.Settings
@@ -241,7 +243,7 @@ class Service:
         """Load and validate config and mapping; swap them in only if everything is valid."""
         change = reloading.reload(self.loaded, load=self.load, config_path=self.config_path,
                                   make_trigger=lambda schedule: make_trigger(schedule, self.clock()),
-                                  metrics=self.metrics, notifier=self.notifier)
+                                  metrics=self.metrics, notifier=self.notifier, check=self._check_live)
         if change is None:
             return False
         self.loaded = change.loaded
@@ -253,6 +255,23 @@ class Service:
         reloading.reloaded(change, self.metrics, self.notifier, schedule=describe_schedule(self.settings.schedule),
                            next_cycle=at(self.schedule.next_run_time()))
         return True
+
+
+    def _check_live(self, change: reloading.Reload) -> None:
+        """A new mapping (or new credentials) against the live orgs before it is swapped in: a
+        finding that would refuse every record refuses the reload (ConfigError), and the service
+        keeps its last good mapping. A system that cannot be reached now does not refuse it: the
+        next cycle checks again before its first write."""
+        if not {"mapping", "hubspot", "salesforce"} & set(change.changed) or change.loaded.settings.sync.dry_run:
+            return
+        connectors = self.build_connectors(change.loaded)
+        try:
+            before_writing(change.loaded.mapping, connectors.metadata)
+        except RemoteError as exc:
+            log.warning("service.reload_check_deferred", error=str(exc), code=exc.code,
+                        action="swapped in; the next cycle checks the mapping before it writes")
+        finally:
+            connectors.close()
 
 
 def _log_thread_crash(args: threading.ExceptHookArgs) -> None:

@@ -60,12 +60,15 @@ def prepare(old: app.Loaded, new: app.Loaded, make_trigger: Callable[[ScheduleSe
 
 def reload(current: app.Loaded, *, load: Callable[[Path | None], app.Loaded], config_path: Path | None,
            make_trigger: Callable[[ScheduleSettings], BaseTrigger], metrics: Metrics,
-           notifier: Notifier) -> Reload | None:
-    """Load and validate; None (logged, counted, told to systemd) when the new files are refused.
-    On success the new secrets are already in the log scrubber; the caller swaps and reports."""
+           notifier: Notifier, check: Callable[[Reload], None] | None = None) -> Reload | None:
+    """Load and validate (``check``: the new mapping against the live orgs, raising ConfigError);
+    None (logged, counted, told to systemd) when the new files are refused. On success the new
+    secrets are already in the log scrubber; the caller swaps and reports."""
     notifier.reloading()
     try:
         change = prepare(current, load(config_path), make_trigger)
+        if check is not None:
+            check(change)
     except ConfigError as exc:
         _refused([str(p) for p in exc.problems], metrics, notifier)
         return None
