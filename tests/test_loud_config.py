@@ -30,7 +30,8 @@ def nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize("args", [
     ["status"], ["status", "--format", "csv"], ["report"], ["report", "--format", "csv", "-o", "report.csv"],
     ["run", "--once"], ["run", "--once", "--dry-run"], ["run"], ["setup", "hubspot", "--dry-run"],
-    ["mapping", "validate"],
+    ["mapping", "validate"], ["mapping", "check"], ["rejected", "list"], ["rejected", "retry", "--all"],
+    ["rejected", "clear", "--all"], ["preview", "1"],
 ], ids=lambda args: " ".join(args))
 def test_a_command_that_needs_a_config_names_the_places_searched_exits_4_and_creates_nothing(
         nowhere: Path, capsys, args: list[str]) -> None:

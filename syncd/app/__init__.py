@@ -37,7 +37,7 @@ def load_settings_only(config: Path | None, *, env: dict[str, str] | None = None
     """The settings with credentials, without loading the mapping (`mapping check` reports the
     mapping's problems itself, beside what the live orgs say)."""
     environ = dict(os.environ if env is None else env)
-    return load_settings(find_config(config, environ), environ, require_credentials=True)
+    return load_settings(require_config(config, environ), environ, require_credentials=True)
 
 
 def open_store(settings: Settings) -> StateStore:
