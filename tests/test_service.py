@@ -226,6 +226,36 @@ def test_sighup_with_a_broken_mapping_keeps_the_old_one_and_a_good_one_is_used_b
     assert_logs_are_documented_json_without_secrets(daemon, stack)
 
 
+def test_a_template_failing_at_render_time_rejects_its_records_and_the_service_keeps_cycling(stack, tmp_path):
+    """Issue #9, acceptance 2: a template that fails for some contacts only (a TypeError: adding a
+    number to text) rejects those with SYNCD_TEMPLATE_ERROR naming the field; the cycle ends
+    `partial` with exit 3, the others become Leads, the back leg still runs, and the service
+    keeps cycling."""
+    mapping = tmp_path / "mapping.yaml"
+    bundled = BUNDLED_MAPPING.read_text()
+    assert "  Title:\n    from: jobtitle\n" in bundled
+    mapping.write_text(bundled.replace("  Title:\n    from: jobtitle\n", "  Title:\n    template: \"{% if jobtitle == "
+                                       "'bad' %}{{ company + 1 }}{% else %}{{ jobtitle }}{% endif %}\"\n"))
+    contacts = qualified(3)
+    contacts[1]["jobtitle"] = "bad"
+    ids = stack.hubspot.create_contacts(contacts)
+    with Daemon(configure(stack, interval=1, mapping=mapping)) as daemon:
+        finished = daemon.wait_for("service.cycle_finished", count=3)
+        # The first cycle rejects it; later ones find it still rejected (same contact, same mapping:
+        # not rendered again) and end ok, the rejection kept in state for the admin.
+        assert [(e["status"], e["exit_code"]) for e in finished] == \
+            [("partial", ExitCode.RECORDS_REJECTED), ("ok", ExitCode.OK), ("ok", ExitCode.OK)]
+        forward = [e for e in daemon.events("run.finished") if e.get("leg") == "forward"]
+        assert [e["still_rejected"] for e in forward[1:3]] == [1, 1]
+        (rejected,) = [e for e in daemon.events("record.rejected") if e.get("leg") == "forward"][:1]
+        assert (rejected["hubspot_id"], rejected["code"]) == (ids[1], "SYNCD_TEMPLATE_ERROR")
+        assert rejected["message"].startswith("Title:")
+        assert sorted(stack.leads_by_hubspot_id()) == sorted([ids[0], ids[2]])
+        assert len([e for e in daemon.events("run.finished") if e.get("leg") == "back"]) >= 3
+        assert daemon.stop() == 0
+    assert_logs_are_documented_json_without_secrets(daemon, stack)
+
+
 # -- acceptance 4 and `syncd status` ------------------------------------------------------------
 def test_a_second_syncer_is_refused_naming_the_holder_writes_nothing_and_status_and_readyz_show_the_daemon(
         stack, capsys):
