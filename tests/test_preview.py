@@ -162,6 +162,7 @@ def test_preview_of_an_unknown_contact_exits_2_and_limit_cuts_the_list(syncd, ca
 
 def test_the_dry_runs_current_values_take_one_query_per_200_leads_not_one_per_record(syncd):
     from syncd import app
+    from syncd.app.connectors import Connectors
     from syncd.app.preview import dry_run_decisions
 
     ids = syncd.hubspot.create_contacts(qualified(201))
@@ -170,7 +171,12 @@ def test_the_dry_runs_current_values_take_one_query_per_200_leads_not_one_per_re
         syncd.hubspot.update_contact(contact, {"pain_points": "renewal"})
     result = syncd.run(dry_run=True)
     queries = syncd.salesforce.requests.count(method="GET", path_contains="/query")
-    decisions = dry_run_decisions(app.load(syncd.stack.config_path, env={}), result)
+    loaded = app.load(syncd.stack.config_path, env={})
+    connectors = Connectors.build(loaded)
+    try:
+        decisions = dry_run_decisions(loaded, result, connectors)
+    finally:
+        connectors.close()
     assert syncd.salesforce.requests.count(method="GET", path_contains="/query") - queries == 2
     assert [d.action for d in decisions] == ["update"] * 201
     assert {c.field for d in decisions for c in d.changes} == {"Pain_Points__c", "Description"}
@@ -200,3 +206,11 @@ def test_preview_of_a_contact_whose_lead_was_deleted_says_the_run_will_follow_it
     assert record["how"] == ("by Id (linked); not in Salesforce now: the run follows its merge, "
                              "or applies deleted_lead")
     assert syncd.salesforce_writes() == 1                      # the first run's only
+
+
+def test_a_dry_run_logs_in_once_for_its_cycle_and_its_list(syncd):
+    """The list's current values are read through the run's own connectors: one login."""
+    syncd.hubspot.create_contacts(qualified(2))
+    assert syncd.cli("run", "--once", "--dry-run") == 0
+    assert syncd.salesforce.requests.count(path_contains="/oauth2/token") == 1
+    assert syncd.salesforce_writes() == 0

@@ -27,12 +27,9 @@ def preview_contacts(loaded: Loaded, store: StateStore, keys: Sequence[str]) -> 
         connectors.close()
 
 
-def dry_run_decisions(loaded: Loaded, result: RunResult) -> list[Decision]:
-    """A forward dry run's plan against what Salesforce holds now (one query per 200 targets)."""
+def dry_run_decisions(loaded: Loaded, result: RunResult, connectors: Connectors) -> list[Decision]:
+    """A forward dry run's plan against what Salesforce holds now (one query per 200 targets),
+    read through the run's own connectors."""
     if not result.planned and not result.skipped:
         return []
-    connectors = Connectors.build(loaded)
-    try:
-        return explain(connectors.leads, loaded.mapping, result.planned, result.skipped)
-    finally:
-        connectors.close()
+    return explain(connectors.leads, loaded.mapping, result.planned, result.skipped)

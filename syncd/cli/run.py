@@ -15,6 +15,7 @@ from state.lease import holding
 from state.store import StateStore
 from syncd import app
 from syncd.app.cycle import run_cycle
+from syncd.app.connectors import Connectors
 from syncd.app.preview import dry_run_decisions, preview_contacts
 from syncd.cli import console
 from syncd.cli.common import Exit, config_option, fail, stderr, stdout
@@ -104,13 +105,21 @@ def run(config_path: Path | None, once: bool, dry_run: bool, full: bool, contact
 
 def _run_once(loaded: app.Loaded, store: StateStore, *, dry_run: bool, full: bool, human: bool,
               should_stop: Callable[[], bool] | None = None, limit: int | None = None) -> CycleResult:
-    if human:
-        with console.RunProgress(stderr) as progress:
-            cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, progress=progress,
-                              should_stop=should_stop)
-    else:
-        cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, should_stop=should_stop)
-    decisions = dry_run_decisions(loaded, cycle.forward) if dry_run and cycle.forward.error is None else []
+    # One pair of connectors for the cycle and, in a dry run, the current values its list shows:
+    # one login, and those reads made on the same limiter and quota as the run's.
+    connectors = Connectors.build(loaded)
+    try:
+        if human:
+            with console.RunProgress(stderr) as progress:
+                cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, progress=progress,
+                                  should_stop=should_stop, connectors=connectors)
+        else:
+            cycle = run_cycle(loaded, store, dry_run=dry_run, full=full, should_stop=should_stop,
+                              connectors=connectors)
+        decisions = dry_run_decisions(loaded, cycle.forward, connectors) \
+            if dry_run and cycle.forward.error is None else []
+    finally:
+        connectors.close()
     for result in cycle.results:
         if human:
             stdout.print(console.run_summary(result))
