@@ -21,9 +21,10 @@ from state import models  # noqa: F401 - every table is defined there, for creat
 from state.faults import os_error, state_unavailable, translate
 from state.models import SchemaVersionRow
 
-SCHEMA_VERSION = 4   # 2: closed-loop tables and runs.leg; 3: links.source_modified and links.mapping_fp;
+SCHEMA_VERSION = 5   # 2: closed-loop tables and runs.leg; 3: links.source_modified and links.mapping_fp;
                      # 4: records that move: links.lead_moved, former_lead_id, lead_unmarked (Salesforce)
-                     # and the contact_moves table (HubSpot; created by create_all)
+                     # and the contact_moves table (HubSpot; created by create_all);
+                     # 5: the agreement: links.agreement_parts, lead_activities, agreement_alerts
 # Columns added after a table was first created: (table, column, DDL), applied in place.
 ADDED_COLUMNS = (
     ("runs", "leg", "VARCHAR(8) NOT NULL DEFAULT 'forward'"),            # v2
@@ -32,6 +33,7 @@ ADDED_COLUMNS = (
     ("links", "lead_moved", "VARCHAR(16)"),                              # v4: deleted | held (None: live)
     ("links", "former_lead_id", "VARCHAR(18)"),                          # v4: the Lead before it moved
     ("links", "lead_unmarked", "BOOLEAN"),                               # v4: NULL = not known yet
+    ("links", "agreement_parts", "JSON"),                                # v5: definition parts met
 )
 CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 

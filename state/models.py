@@ -1,7 +1,8 @@
 """The state tables. Natural keys everywhere, so every write is an idempotent upsert.
 
 Forward leg: ``links`` (contact <-> Lead, the last accepted payload), ``rejections``,
-``contact_moves`` (contacts merged, archived or deleted since). Back leg:
+``contact_moves`` (contacts merged, archived or deleted since). The agreement:
+``lead_activities`` (what Sales did to handed-over Leads), ``agreement_alerts``. Back leg:
 ``outcomes`` (what Sales did, as last observed), ``feedback_rejections``. Both: ``cursors``,
 ``runs``. One syncer per pipeline: ``leases``. ``schema_version`` records migrations.
 """
@@ -46,6 +47,9 @@ class LinkRow(SQLModel, table=True):
     lead_moved: str | None = Field(default=None, max_length=16)
     former_lead_id: str | None = Field(default=None, max_length=18)
     lead_unmarked: bool | None = None
+    # The agreement (schema v5): which parts of the lead definition the contact met when it was
+    # handed over ({"persona": true, "need": false, …}); NULL when no agreement was configured.
+    agreement_parts: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ContactMoveRow(SQLModel, table=True):
@@ -62,6 +66,36 @@ class ContactMoveRow(SQLModel, table=True):
     into: str | None = Field(default=None, max_length=32)   # merged: the surviving contact
     noticed_at: dt.datetime = Field(default_factory=utcnow)
     run_id: str | None = Field(default=None, max_length=36)
+
+
+class LeadActivityRow(SQLModel, table=True):
+    """One thing Sales did to a handed-over Lead (schema v5): a Task, an Event, a status change, as
+    Salesforce recorded it. Keyed by the Salesforce record's Id, so reading it twice stores it once;
+    the agreement's first contact and attempts are counted from these rows."""
+
+    __tablename__ = "lead_activities"
+    pipeline: str = Field(primary_key=True, max_length=64)
+    activity_id: str = Field(primary_key=True, max_length=18)
+    lead_id: str = Field(max_length=18, index=True)
+    kind: str = Field(max_length=8)                  # task | event | status (syncd.core.agreement.ActivityKind)
+    subtype: str | None = Field(default=None, max_length=255)   # TaskSubtype, or the new Status
+    old_status: str | None = Field(default=None, max_length=255)
+    owner_id: str | None = Field(default=None, max_length=18)
+    at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AgreementAlertRow(SQLModel, table=True):
+    """An agreement alert raised for one handed-over contact (schema v5): at most one per contact and
+    state (due_soon, breached, closed_too_few_attempts), so a lead is alerted once, not every cycle.
+    ``task_id``: the Salesforce Task created for the owner, when that is switched on."""
+
+    __tablename__ = "agreement_alerts"
+    pipeline: str = Field(primary_key=True, max_length=64)
+    hubspot_id: str = Field(primary_key=True, max_length=32)
+    state: str = Field(primary_key=True, max_length=32)
+    lead_id: str | None = Field(default=None, max_length=18)
+    raised_at: dt.datetime = Field(default_factory=utcnow)
+    task_id: str | None = Field(default=None, max_length=18)
 
 
 class CursorRow(SQLModel, table=True):

@@ -32,7 +32,7 @@ def test_links_by_lead_and_the_leads_without_our_id(store, pipeline):
     assert [link.hubspot_id for link in store.links_by_lead(pipeline, ["00QA", "00QC"])["00QA"]] == ["1"]
 
 
-def test_a_v3_database_migrates_to_v4_with_the_unmarked_flag_not_known(tmp_path):
+def test_a_v3_database_migrates_to_the_current_schema_with_the_unmarked_flag_not_known(tmp_path):
     url = f"sqlite:///{tmp_path / 'v3.db'}"
     engine = create_engine(url)
     with engine.begin() as connection:       # the links table as schema v3 left it
@@ -49,12 +49,13 @@ def test_a_v3_database_migrates_to_v4_with_the_unmarked_flag_not_known(tmp_path)
     try:
         store.migrate()
         columns = {c["name"] for c in inspect(store.engine).get_columns("links")}
-        assert {"lead_moved", "former_lead_id", "lead_unmarked"} <= columns
+        assert {"lead_moved", "former_lead_id", "lead_unmarked", "agreement_parts"} <= columns
         link = store.links_for("p", ["1"])["1"]
         assert (link.lead_id, link.moved, link.unmarked) == ("00QA", None, None)
         assert store.unmarked_lead_ids("p", unknown=True) == ["00QA"]
         with store.engine.connect() as connection:
-            assert SCHEMA_VERSION == 4
-            assert connection.execute(text("SELECT max(version) FROM schema_version")).scalar_one() == 4
+            assert SCHEMA_VERSION == 5
+            assert connection.execute(text("SELECT max(version) FROM schema_version")).scalar_one() == 5
+        assert {"lead_activities", "agreement_alerts"} <= set(inspect(store.engine).get_table_names())
     finally:
         store.close()

@@ -7,7 +7,7 @@ changes. Every method takes plain data (filters, field lists, ids), never a mapp
 raises only ``syncd.core.errors`` types.
 
 Forward: ContactSource (marketing) -> LeadSink (sales).  Back: OutcomeSource (sales) -> ContactSink
-(marketing).
+(marketing).  The agreement: ActivitySource (sales) says what Sales did to the Leads handed over.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from syncd.core.agreement import Activity
 from syncd.core.records import (
     Contact,
     ContactWriteResult,
@@ -168,6 +169,26 @@ class ContactSink(Protocol):
 
     def property_definitions(self) -> dict[str, dict[str, Any]]:
         """Every contact property definition by internal name (to check the targets exist)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ActivityQuery:
+    """Which of Sales' activities on Leads to read (the agreement's ``attempts.count``)."""
+
+    task_subtypes: tuple[str, ...] = ("Call", "Email")   # Tasks with these TaskSubtype values
+    events: bool = True                                  # Events on Leads
+    status_changes: bool = True                          # Lead Status changes (LeadHistory)
+
+
+class ActivitySource(Protocol):
+    """What Sales did to Leads (Salesforce): the agreement's first contacts and attempts."""
+
+    system: str
+
+    def lead_activities(self, query: ActivityQuery, window: Window) -> Iterator[Page[Activity]]:
+        """Pages of activities on Leads recorded inside the window (Tasks and Events by WhoId,
+        status changes from the Lead's field history), oldest first; each activity once."""
         ...
 
 
