@@ -179,6 +179,7 @@ class ActivityQuery:
     task_subtypes: tuple[str, ...] = ("Call", "Email")   # Tasks with these TaskSubtype values
     events: bool = True                                  # Events on Leads
     status_changes: bool = True                          # Lead Status changes (LeadHistory)
+    working_statuses: tuple[str, ...] = ()               # a change to one of these counts as an attempt
 
 
 class ActivitySource(Protocol):
