@@ -38,6 +38,17 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def _scopes_named(body: dict[str, Any]) -> list[str]:
+    """The scopes a 403 MISSING_SCOPES body names (``errors[].context.requiredGranularScopes``)."""
+    named: list[str] = []
+    for error in body.get("errors") or []:
+        context = error.get("context") if isinstance(error, dict) else None
+        for key in ("requiredGranularScopes", "requiredScopes"):
+            values = context.get(key) if isinstance(context, dict) else None
+            named += [str(v) for v in values or [] if str(v) not in named] if isinstance(values, list) else []
+    return named
+
+
 def _error_body(raw: Any) -> dict[str, Any]:
     try:
         parsed = json.loads(raw or "{}")
@@ -104,7 +115,10 @@ class HubSpotClient:
             code = body.get("policyName") or body.get("category")
             if status == 429 and code == "DAILY":
                 self.quota_remaining = 0
-            raise remote_error(HUBSPOT, what, status=status, code=code, message=str(body.get("message") or ""),
+            message = str(body.get("message") or "")
+            if code == "MISSING_SCOPES" and _scopes_named(body):
+                message = f"needs scope {', '.join(_scopes_named(body))}; {message}"
+            raise remote_error(HUBSPOT, what, status=status, code=code, message=message,
                                retry_after=_retry_after(headers))
         try:
             parsed = json.loads(raw or b"{}")

@@ -19,6 +19,7 @@ import click
 from syncd.app.logs import SCRUBBER
 from syncd.cli.common import Exit
 from syncd.cli.demo import demo
+from syncd.cli.doctor import doctor
 from syncd.cli.mapping import mapping
 from syncd.cli.preview import preview
 from syncd.cli.rejected import rejected
@@ -40,10 +41,11 @@ def cli() -> None:
     Start here:   syncd demo
     Sync now:     syncd run --once
     Check a map:  syncd mapping validate mappings/hubspot-to-salesforce.yaml
+    Before the service: syncd doctor
     """
 
 
-for command in (run, mapping, status, report, setup, demo, rejected, preview):
+for command in (run, mapping, status, report, setup, demo, rejected, preview, doctor):
     cli.add_command(command)
 
 
