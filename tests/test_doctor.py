@@ -90,7 +90,7 @@ CASES: list[tuple[str, Callable[[Stack], None] | None, int, dict[str, tuple[str,
     ("wrong HubSpot token", _wrong_token, ExitCode.REMOTE_UNAVAILABLE, {
         "hubspot.token": ("FAIL", r"HubSpot private-app token refused \(401\)"),
         "hubspot.scopes": ("skipped", "needs hubspot.token"), "mapping.live": ("skipped", "needs HubSpot")}),
-    ("HubSpot token missing a scope", _missing_scope, ExitCode.REMOTE_UNAVAILABLE, {
+    ("HubSpot token missing a scope", _missing_scope, ExitCode.CONFIG_ERROR, {
         "hubspot.scopes": ("FAIL", r"the private app lacks crm\.schemas\.contacts\.read"),
         "mapping.live": ("skipped", "needs HubSpot")}),
     ("Salesforce wrong client secret", _wrong_secret, ExitCode.REMOTE_UNAVAILABLE, {

@@ -17,7 +17,7 @@ from syncd.app.connectors import Connectors
 from syncd.app.doctor_result import Line, failed, ok, skipped, warn
 from syncd.app.mapping_check import check_mapping
 from syncd.config import Settings
-from syncd.core.errors import AuthenticationFailed, ExitCode, RemoteError
+from syncd.core.errors import AuthenticationFailed, ExitCode, PermissionMissing, RemoteError
 from syncd.mapping import Mapping
 from syncd.mapping.live_check import objects_needed
 
@@ -55,11 +55,11 @@ def hubspot_checks(settings: Settings, mapping: Mapping, connectors: Connectors)
         try:
             ContactProperties(connectors.hubspot).properties()
         except AuthenticationFailed as exc:
-            if exc.status == 401:
-                return lines + [failed("hubspot.token", f"HubSpot private-app token refused (401): {exc}",
-                                       token_fix, REMOTE), skipped("hubspot.scopes", "hubspot.token")], False
+            return lines + [failed("hubspot.token", f"HubSpot private-app token refused (401): {exc}",
+                                   token_fix, REMOTE), skipped("hubspot.scopes", "hubspot.token")], False
+        except PermissionMissing as exc:
             return lines + [ok("hubspot.token", "accepted"),
-                            failed("hubspot.scopes", str(exc), "add the scope to the private app", REMOTE)], False
+                            failed("hubspot.scopes", str(exc), "add the scope to the private app", CONFIG)], False
         return lines + [ok("hubspot.token", "accepted"),
                         warn("hubspot.scopes", "HubSpot did not list the token's scopes; reading properties works, "
                              f"the others ({', '.join(s for s in needed if s != 'crm.schemas.contacts.read')}) "
@@ -70,7 +70,7 @@ def hubspot_checks(settings: Settings, mapping: Mapping, connectors: Connectors)
         lines.append(failed("hubspot.scopes", "the private app lacks " + "; ".join(
             f"{s} (for {NEEDED_BY[s]})" for s in missing),
             f"in HubSpot: Settings > Integrations > Private apps > syncd's app > Scopes: add {', '.join(missing)}",
-            REMOTE))
+            CONFIG))
         return lines, _properties_readable(missing)
     setup_missing = [s for s in setup_only if s not in scopes]
     if setup_missing:
@@ -131,7 +131,7 @@ def _objects(mapping: Mapping, metadata) -> Line:  # noqa: ANN001 - connectors.m
                     if not allowed.get(what)]
     if lacking:
         return failed("salesforce.objects", "the integration user may not " + ", ".join(lacking),
-                      "grant those object permissions in the integration user's permission set", REMOTE)
+                      "grant those object permissions in the integration user's permission set", CONFIG)
     return ok("salesforce.objects", ", ".join(objects_needed(mapping)))
 
 
