@@ -169,8 +169,8 @@ class _Shown:
                 self._line("backfill.lead", **change.as_json())
             return
         table = _table("Backfill estimate, compared (reads spent; writes to come)")
-        for system in ("hubspot", "salesforce"):
-            table.add_row(f"{system.capitalize()} calls spent comparing",
+        for system, name in (("hubspot", "HubSpot"), ("salesforce", "Salesforce")):
+            table.add_row(f"{name} calls spent comparing",
                           f"{plan.calls_spent.get(system, 0)} (+{plan.check_calls.get(system, 0)} mapping check)")
         table.add_row("Leads to write (a compared field differs)", str(e.leads_to_write))
         table.add_row("Salesforce write calls to come (200 a call)", str(e.salesforce_writes))
@@ -225,7 +225,7 @@ class _Shown:
 
 
 def _table(title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("", style="dim", overflow="fold")
     table.add_column("", justify="right", overflow="fold")
     return table
