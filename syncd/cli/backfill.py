@@ -215,7 +215,8 @@ class _Shown:
                                                   for r in rejected],
                        api_calls=result.api_calls if result is not None else {})
         else:
-            self._text(f"dry run: nothing was written ({status})" if dry_run or result is None else
+            self._text("dry run: nothing was written" if dry_run else
+                       "nothing was written" if result is None else
                        f"backfill {status}: {written} Leads updated, {len(rejected)} rejected")
             if rejected:
                 stdout.print(console.rejections_table(rejected[:20], "Rejected in this backfill"))
