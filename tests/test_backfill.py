@@ -4,6 +4,7 @@ it (the next run writes nothing), against the emulators with the real SDKs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -158,3 +159,14 @@ def test_the_estimate_counts_batch_reads_queries_and_write_calls():
                                                      "leads_to_write": None, "salesforce_writes": None}
     assert estimate(401, history=False).hubspot_reads == 5
     assert with_writes(estimate(401, history=True), 201).salesforce_writes == 2
+
+
+def test_candidates_are_the_contacts_whose_lead_is_still_theirs_handed_over_since(store, pipeline):
+    """Converted, held or unlinked contacts are not candidates; --since is the first hand-over."""
+    early, late = dt.datetime(2026, 1, 5, tzinfo=dt.UTC), dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    store.commit_batch(pipeline, links=[Link("1", "00Q1"), Link("2", "00Q2", "003X", converted=True),
+                                        Link("3", "00Q3", moved="held")], now=early)
+    store.commit_batch(pipeline, links=[Link("4", "00Q4"), Link("5", None, moved="deleted")], now=late)
+    store.commit_batch(pipeline, links=[Link("1", "00Q1", payload_hash="again")], now=late)   # written again
+    assert store.handed_over(pipeline) == ["1", "4"]
+    assert store.handed_over(pipeline, dt.datetime(2026, 2, 1, tzinfo=dt.UTC)) == ["4"]
