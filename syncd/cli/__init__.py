@@ -17,6 +17,7 @@ import traceback
 import click
 
 from syncd.app.logs import SCRUBBER
+from syncd.cli.backfill import backfill
 from syncd.cli.common import Exit
 from syncd.cli.demo import demo
 from syncd.cli.doctor import doctor
@@ -45,7 +46,7 @@ def cli() -> None:
     """
 
 
-for command in (run, mapping, status, report, setup, demo, rejected, preview, doctor):
+for command in (run, mapping, status, report, setup, demo, rejected, preview, backfill, doctor):
     cli.add_command(command)
 
 

@@ -51,9 +51,11 @@ class ForwardLeg:
 
     def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore,
                  pipeline: str, should_stop: Callable[[], bool] | None = None,
-                 archived_scan_every: dt.timedelta = dt.timedelta(hours=1), resend: Iterable[str] = ()) -> None:
+                 archived_scan_every: dt.timedelta = dt.timedelta(hours=1), resend: Iterable[str] = (),
+                 refresh: Iterable[str] = ()) -> None:
         self.mapping = mapping
         self.resend = frozenset(resend)      # rejected contacts an admin re-sends (`syncd rejected retry`)
+        self.refresh = frozenset(refresh)    # planned even when unchanged (`syncd backfill` compares)
         self.should_stop = should_stop       # also asked while templates render
         self.source = source
         self.sink = sink
@@ -127,7 +129,7 @@ class ForwardLeg:
             # a contact listed by the search but gone by the time it was read is left for the next run
             contacts = [read.get(c.id, c) for c in contacts if c.complete or c.id in read or c.id not in to_read]
         existing = lookup.result() if lookup is not None else []
-        plan = planner.plan(contacts, ForwardFacts(links, rejections, existing, self.resend), self.mapping,
+        plan = planner.plan(contacts, ForwardFacts(links, rejections, existing, self.resend, self.refresh), self.mapping,
                             stop=self.should_stop)
         if plan.stopped:
             moving = Moving()
