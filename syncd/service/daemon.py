@@ -290,8 +290,9 @@ def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
               exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
-def serve(config_path: Path | None) -> int:
-    """`syncd run` without --once. Returns the exit code; raises ConfigError (4) or LockHeld (6)."""
+def serve(config_path: Path | None, *, agreement: Agreement = no_agreement) -> int:
+    """`syncd run` without --once. Returns the exit code; raises ConfigError (4) or LockHeld (6).
+    ``agreement`` gives the status page the agreement's month (issue #10)."""
     loaded = app.load(config_path)
     settings = loaded.settings
     configure_logging(settings.logging.format, settings.logging.level, settings.secret_values())
@@ -306,7 +307,7 @@ def serve(config_path: Path | None) -> int:
         log.error("service.lock_held", error=str(exc), pipeline=settings.sync.pipeline)
         store.close()
         raise
-    service = Service(loaded, store, lease, config_path=config_path or settings.config_path)
+    service = Service(loaded, store, lease, config_path=config_path or settings.config_path, agreement=agreement)
     try:
         return service.run()
     except BaseException:
