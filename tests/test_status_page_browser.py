@@ -26,8 +26,8 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     pytest.skip("Chromium and ChromeDriver are not installed (make chromium: apt-get install chromium "
                 "chromium-driver, as root or with password-less sudo)", allow_module_level=True)
 
-from selenium.webdriver.common.by import By  # noqa: E402 - after the skips above
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.common.by import By  # after the skips above
+from selenium.webdriver.support.ui import WebDriverWait
 
 MONTH = {"month": "2026-03", "time_zone": "Europe/Berlin", "target": 40, "delivered": 27,
          "part_shares": {"fit": 0.9, "intent": 0.75},
