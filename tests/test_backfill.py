@@ -21,7 +21,7 @@ from tests.conftest import Syncd, qualified
 from tests.feedback_helpers import PIPELINE
 
 BUNDLED = Path(mappings_init).parent / "hubspot-to-salesforce.yaml"
-TITLE_RULE = "  Title:\n    from: jobtitle\n"
+TITLE_RULE = "  Title:\n    from: jobtitle\n    max_length: 128\n"
 
 
 def lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -62,7 +62,9 @@ def test_backfill_of_a_newly_mapped_field_updates_exactly_the_leads_that_differ(
                          "edited": {"Title": "VP Sales", "Company": "Acme Sales"},
                          "edited_wrong": {"Company": "Edited By Sales"}}.items():
         syncd.salesforce.update("Lead", lead[name], fields)
-    syncd.write_config(mapping=BUNDLED)                 # the admin maps Title
+    after_change = tmp_path / "title.yaml"              # the admin maps Title (uncut: one is too long)
+    after_change.write_text(text.replace(TITLE_RULE, "  Title:\n    from: jobtitle\n"))
+    syncd.write_config(mapping=after_change)
 
     start = counters(syncd)
     capsys.readouterr()

@@ -113,7 +113,7 @@ def test_a_rejected_record_is_reported_with_its_code_and_the_others_land(syncd):
 
 def test_the_cli_prints_the_rejected_record_and_exits_with_the_documented_code(syncd, capsys):
     contacts = qualified(2)
-    contacts[0]["lastname"] = "L" * 81                  # Lead.LastName holds 80 characters
+    contacts[0]["company"] = "C" * 300                  # Lead.Company holds 255 characters
     ids = syncd.hubspot.create_contacts(contacts)
     assert syncd.cli("run", "--once") == ExitCode.RECORDS_REJECTED
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"record.rejected"' in line]
@@ -179,12 +179,11 @@ def test_after_the_mapping_changes_rejected_records_are_retried_without_a_contac
     assert syncd.run().counts["still_rejected"] == 1           # unchanged mapping: not retried
     text = (Path(mappings_init).parent / "hubspot-to-salesforce.yaml").read_text()
     fixed = tmp_path / "fixed.yaml"
-    fixed.write_text(text.replace('''  Company:                     # required by Salesforce; longer than 255 characters is rejected
-    from: company
-    default: "[not provided]"''', '''  Company:
-    from: company
-    default: "[not provided]"
-    max_length: 255'''))
+    fixed.write_text(text.replace('''    default: "[not provided]"
+  Email:''', '''    default: "[not provided]"
+    max_length: 255
+  Email:'''))
+    assert fixed.read_text() != text
     syncd.write_config(mapping=fixed)
     syncd.hubspot.requests.clear()
     result = syncd.run(env={"SYNCD_SYNC__LOOKBACK_MINUTES": "0"})

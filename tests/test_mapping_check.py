@@ -209,3 +209,19 @@ def test_only_a_run_where_nothing_landed_and_every_refusal_is_the_mappings_exits
         ExitCode.RECORDS_REJECTED
     assert RunResult("r", "partial", Counter(rejected=2), rejections=[picklist, too_long]).exit_code == \
         ExitCode.RECORDS_REJECTED
+
+
+def test_the_bundled_mapping_checks_clean_against_the_demo_org_once_hubspot_is_set_up(syncd, capsys):
+    """What a new admin starts from must check clean: every text field is cut to what its Lead field
+    holds, except Company (the demo shows its refusal) and an email, a phone or a URL (cut, they
+    would be wrong: left to be refused). A finding that refuses only some records exits 0, or 4
+    with --strict."""
+    assert syncd.cli("mapping", "check") == ExitCode.CONFIG_ERROR
+    err = capsys.readouterr().err
+    assert "11 findings" in err and err.count("run `syncd setup hubspot` to create it") == 10
+    assert syncd.cli("setup", "hubspot") == ExitCode.OK
+    capsys.readouterr()
+    assert syncd.cli("mapping", "check") == ExitCode.OK
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "fields.Company: Lead.Company holds 255 characters" in err and "1 finding in" in err
+    assert syncd.cli("mapping", "check", "--strict") == ExitCode.CONFIG_ERROR

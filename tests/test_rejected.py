@@ -45,22 +45,22 @@ def widen(syncd: Syncd, sobject: str, name: str, length: int) -> None:
 
 def test_a_refused_record_is_listed_with_its_code_and_field_and_retry_lands_it_after_the_fix(syncd, capsys):
     contacts = qualified(3)
-    contacts[1]["lastname"] = "L" * 100                 # Lead.LastName holds 80 characters
+    contacts[1]["company"] = "C" * 300                  # Lead.Company holds 255 characters
     ids = syncd.hubspot.create_contacts(contacts)
     assert syncd.run().exit_code == ExitCode.RECORDS_REJECTED
     (row,) = listed(syncd, capsys)
     assert (row["leg"], row["hubspot_id"], row["field"], row["code"], row["attempts"]) == (
-        "forward", ids[1], "LastName", "STRING_TOO_LONG", 1)
-    assert "max length=80" in row["message"] and row["name"] is None     # no HubSpot call without --details
+        "forward", ids[1], "Company", "STRING_TOO_LONG", 1)
+    assert "max length=255" in row["message"] and row["name"] is None     # no HubSpot call without --details
     assert syncd.run().counts["still_rejected"] == 1      # the same payload is not sent again by a cycle
-    widen(syncd, "Lead", "LastName", 120)
+    widen(syncd, "Lead", "Company", 400)
     cursors_before = {c.name: c.value for c in syncd.store().cursors(PIPELINE)}
     searches, writes = syncd.hubspot.requests.count(path_contains="/search"), syncd.salesforce_writes()
     capsys.readouterr()
     assert syncd.cli("rejected", "retry", ids[1]) == ExitCode.OK
     out = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert out["landed"] == [{"leg": "forward", "hubspot_id": ids[1]}] and out["still_refused"] == []
-    assert syncd.leads_by_hubspot_id()[ids[1]]["LastName"] == "L" * 100
+    assert syncd.leads_by_hubspot_id()[ids[1]]["Company"] == "C" * 300
     # Exactly that record: read by id (no search), one write call, and no cursor moved.
     assert syncd.hubspot.requests.count(path_contains="/search") == searches
     assert syncd.salesforce_writes() == writes + 1
@@ -71,7 +71,7 @@ def test_a_refused_record_is_listed_with_its_code_and_field_and_retry_lands_it_a
 
 def test_a_retry_still_refused_exits_3_and_a_dry_run_writes_nothing(syncd, capsys):
     contacts = qualified(2)
-    contacts[0]["lastname"] = "L" * 100
+    contacts[0]["company"] = "C" * 300
     ids = syncd.hubspot.create_contacts(contacts)
     syncd.run()
     writes = syncd.salesforce_writes()
@@ -81,7 +81,7 @@ def test_a_retry_still_refused_exits_3_and_a_dry_run_writes_nothing(syncd, capsy
     assert syncd.cli("rejected", "retry", "--all", "--code", "STRING_TOO_LONG") == ExitCode.RECORDS_REJECTED
     out = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert [(r["hubspot_id"], r["field"], r["code"]) for r in out["still_refused"]] == [
-        (ids[0], "LastName", "STRING_TOO_LONG")]
+        (ids[0], "Company", "STRING_TOO_LONG")]
     assert syncd.salesforce_writes() == writes + 1        # sent again, refused again
     (row,) = listed(syncd, capsys)
     assert row["attempts"] == 2
@@ -90,7 +90,7 @@ def test_a_retry_still_refused_exits_3_and_a_dry_run_writes_nothing(syncd, capsy
 
 def test_retry_takes_the_pipelines_lease_and_exits_6_while_another_syncer_holds_it(syncd):
     contacts = qualified(1)
-    contacts[0]["lastname"] = "L" * 100
+    contacts[0]["company"] = "C" * 300
     syncd.hubspot.create_contacts(contacts)
     syncd.run()
     store = syncd.store()
@@ -170,18 +170,18 @@ def test_a_back_leg_refusal_clears_itself_once_its_outcome_lands(ready, capsys):
 
 def test_details_name_each_contact_from_one_batch_read_and_csv_has_every_column(syncd, capsys):
     contacts = qualified(2)
-    contacts[1]["lastname"] = "L" * 100
+    contacts[1]["company"] = "C" * 300
     ids = syncd.hubspot.create_contacts(contacts)
     syncd.run()
     reads = syncd.hubspot.requests.count(path_contains="/batch/read")
     (row,) = listed(syncd, capsys, "--details")
-    assert (row["name"], row["email"]) == ("First1 " + "L" * 100, "lead1@example.com")
+    assert (row["name"], row["email"]) == ("First1 Last1", "lead1@example.com")
     assert syncd.hubspot.requests.count(path_contains="/batch/read") == reads + 1
     capsys.readouterr()
     assert syncd.cli("rejected", "list", "--format", "csv") == ExitCode.OK
     header, line = capsys.readouterr().out.splitlines()
     assert header == ("leg,hubspot_id,name,email,field,code,message,retryable,attempts,first_seen_at,last_seen_at")
-    assert line.startswith(f"forward,{ids[1]},,,LastName,STRING_TOO_LONG,")
+    assert line.startswith(f"forward,{ids[1]},,,Company,STRING_TOO_LONG,")
 
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -201,7 +201,7 @@ def test_the_field_is_the_one_the_error_names(code, message, field):
 
 def test_a_contact_no_longer_handed_over_clears_its_rejection_on_retry(syncd, capsys):
     contacts = qualified(1)
-    contacts[0]["lastname"] = "L" * 100
+    contacts[0]["company"] = "C" * 300
     (hubspot_id,) = syncd.hubspot.create_contacts(contacts)
     syncd.run()
     syncd.hubspot.update_contact(hubspot_id, {"lifecyclestage": "subscriber"})    # Marketing took it back

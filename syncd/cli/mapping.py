@@ -53,8 +53,10 @@ def mapping_validate(path: Path | None, config_path: Path | None) -> None:
 
 @mapping.command("check")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True,
+              help="Exit 4 on findings that refuse only some records too (for a deploy gate).")
 @config_option
-def mapping_check(path: Path | None, config_path: Path | None) -> None:
+def mapping_check(path: Path | None, config_path: Path | None, strict: bool) -> None:
     """Check a mapping against the live orgs: Salesforce's describe and HubSpot's properties.
 
     \b
@@ -63,7 +65,9 @@ def mapping_check(path: Path | None, config_path: Path | None) -> None:
     Lists unknown fields and properties, type mismatches, picklist values the org refuses, text
     longer than its field, fields syncd may not write, required fields with no value and missing
     feedback properties, each with file, line and how to fix it. Writes nothing. Exit 4 with
-    findings, 5 when a system cannot be reached. With no PATH, checks the config's mapping.
+    findings that would refuse every record (a run stops on them before any write); findings that
+    refuse only the records they concern (text longer than its field) are listed and exit 0, or 4
+    with --strict. Exit 5 when a system cannot be reached. With no PATH, checks the config's mapping.
     """
     try:
         settings = app.load_settings_only(config_path)
@@ -84,11 +88,15 @@ def mapping_check(path: Path | None, config_path: Path | None) -> None:
     for problem in result.warnings:
         stderr.print(f"{problem} (refuses only the records it concerns)", highlight=False, markup=False,
                      soft_wrap=True)
-    if result.problems:
+    if result.blocking or (strict and result.problems):
         stderr.print(f"{len(result.problems)} finding{'s' if len(result.problems) != 1 else ''} in {source} "
                      f"({len(result.blocking)} would refuse every record): fix the mapping and check again",
                      highlight=False, markup=False, soft_wrap=True)
         raise Exit(int(ExitCode.CONFIG_ERROR))
+    if result.warnings:
+        stderr.print(f"{len(result.warnings)} finding{'s' if len(result.warnings) != 1 else ''} in {source} "
+                     "refuse only the records they concern; a run goes ahead (--strict: exit 4)",
+                     highlight=False, markup=False, soft_wrap=True)
     stdout.print(f"[green]ok[/green] {source}: every field, property and value is accepted by both systems",
                  highlight=False, soft_wrap=True)
 

@@ -31,6 +31,9 @@ _SF_TEXT = {"string", "textarea", "email", "phone", "url", "picklist", "multipic
             "encryptedstring"}
 _SF_WANTS = {"boolean": "boolean", "date": "date", "datetime": "datetime"}
 # HubSpot types a text value of unbounded length comes from (HubSpot stores up to 65,536 characters).
+# Text whose value is an address or a number: cutting it (max_length) would write a wrong one, so
+# a value too long for the field is left to be refused and listed in `syncd rejected`.
+_SF_STRUCTURED = {"email", "phone", "url"}
 _HS_TEXT = {"string", "phone_number"}
 _HS_UNBOUNDED = 65536
 # HubSpot property type each feedback `type` needs (a phone_number property takes text too).
@@ -179,6 +182,8 @@ class _Check:
                 self.add((*loc, "max_length"), f"max_length {rule.max_length} is more than {label} holds ({length}): "
                          f"set `max_length: {length}`")
             return
+        if entry.get("type") in _SF_STRUCTURED:
+            return      # cut, an address or a number is wrong: better refused (and listed) than cut
         longest = self._longest(rule)
         if longest is not None and longest > length:
             self.add(loc, f"{label} holds {length} characters and its value can be longer "
