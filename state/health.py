@@ -41,6 +41,8 @@ def inspect_store(url: str) -> StoreHealth:
         where = str(path) if path is not None else engine.url.render_as_string(hide_password=True)
         with engine.connect() as connection:
             transaction = connection.begin()
+            if engine.dialect.name == "sqlite":       # pysqlite runs DDL outside any transaction it has not
+                connection.exec_driver_sql("BEGIN")   # begun: the rollback would leave the probe table behind
             try:
                 connection.execute(text("CREATE TABLE syncd_doctor_probe (x INTEGER)"))
                 has_versions = connection.execute(text(

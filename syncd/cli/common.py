@@ -3,9 +3,11 @@ and where records go (``--format``, ``-o FILE``)."""
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,6 +95,27 @@ def emit_text(text: str, output: Path | None) -> None:
         output.write_text(text)
     else:
         click.echo(text, nl=False)
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    """A header row, then one row per dict (keys not in ``columns`` left out, missing ones empty)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def emit(fmt: str, output: Path | None, *, tables: Callable[[], list], data: object, columns: Sequence[str],
+         rows: Callable[[], Iterable[dict[str, Any]]]) -> None:
+    """One command's records in ``fmt`` (``output_format``'s answer): ``tables()`` as text, ``data``
+    as one JSON document, or ``rows()`` under the header ``columns`` as CSV; to stdout or ``output``."""
+    if fmt == "json":
+        emit_text(json.dumps(data, indent=2, default=str) + "\n", output)
+    elif fmt == "csv":
+        emit_text(csv_text(columns, rows()), output)
+    else:
+        emit_tables(tables(), output)
 
 
 class Exit(Exception):

@@ -3,8 +3,6 @@ state database and the live mapping check, one line each, with the fix for what 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -13,7 +11,8 @@ import click
 from syncd.app.doctor import diagnose
 from syncd.app.doctor_result import FAIL, OK, WARN, Line, exit_code
 from syncd.app.logs import SCRUBBER
-from syncd.cli.common import Exit, config_option, emit_text, format_option, output_format, output_option, stdout
+from syncd.cli.common import (Exit, config_option, csv_text, emit_text, format_option, output_format, output_option,
+                               stdout)
 
 _COLOUR = {OK: "green", WARN: "yellow", FAIL: "red"}
 
@@ -58,11 +57,7 @@ def doctor(config_path: Path | None, fmt: str | None, output: Path | None) -> No
     if fmt == "json":
         emit_text(json.dumps(rows, indent=2) + "\n", output)
     elif fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["check", "status", "detail", "fix"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        emit_text(buffer.getvalue(), output)
+        emit_text(csv_text(["check", "status", "detail", "fix"], rows), output)
     elif output is not None:
         output.write_text(_text(rows, colour=False))
     else:

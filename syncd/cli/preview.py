@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,18 +9,19 @@ import click
 from syncd import app
 from syncd.app.logs import configure_logging
 from syncd.app.preview import preview_contacts
-from syncd.cli.common import Exit, config_option, fail, stderr, stdout
-from syncd.cli.run import show_decisions
+from syncd.cli.common import Exit, config_option, fail, format_option, output_format, output_option, stderr
+from syncd.cli.run import Shape, show_decisions
 from syncd.core.errors import ExitCode, SyncdError
 
 
 @click.command()
 @config_option
 @click.argument("keys", nargs=-1, required=True, metavar="CONTACT_ID|EMAIL...")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]),
-              help="Default: a table on a terminal, JSON otherwise.")
+@format_option("a table on a terminal, JSON otherwise; csv: one row per field that changes")
+@output_option
 @click.option("--unchanged", "show_unchanged", is_flag=True, help="List the fields that keep their value too.")
-def preview(config_path: Path | None, keys: tuple[str, ...], output_format: str | None, show_unchanged: bool) -> None:
+def preview(config_path: Path | None, keys: tuple[str, ...], fmt: str | None, output: Path | None,
+            show_unchanged: bool) -> None:
     """Show what the next run would write for a contact, against what Salesforce holds now.
 
     Whether it qualifies (and which condition fails), the Salesforce record it would write to
@@ -33,7 +33,9 @@ def preview(config_path: Path | None, keys: tuple[str, ...], output_format: str 
       syncd preview 101
       syncd preview ada@example.com --unchanged
       syncd preview 101 --format json | jq .records
+      syncd preview 101 102 -o diff.csv
     """
+    fmt = output_format(fmt, output)          # a file name that names no format: exit 2 before any work
     try:
         loaded = app.load(config_path)
         settings = loaded.settings
@@ -47,14 +49,10 @@ def preview(config_path: Path | None, keys: tuple[str, ...], output_format: str 
         raise fail(exc) from None
     finally:
         store.close()
-    table = output_format == "table" or (output_format is None and stdout.is_terminal)
-    if table:
-        show_decisions(decisions, human=True, show_unchanged=show_unchanged, title="Preview (old → new)")
-        for key in missing:
-            stderr.print(f"[red]error:[/red] HubSpot has no contact {key!r}", highlight=False)
-    else:
-        print(json.dumps({"records": [d.as_json(show_unchanged) for d in decisions], "not_found": missing},
-                         default=str, indent=2))
+    show_decisions(decisions, Shape(fmt, output), show_unchanged=show_unchanged, title="Preview (old → new)",
+                   data={"not_found": missing})
+    for key in missing:
+        stderr.print(f"[red]error:[/red] HubSpot has no contact {key!r}", highlight=False)
     if missing:
         raise Exit(int(ExitCode.USAGE))
     raise Exit(int(ExitCode.RECORDS_REJECTED if any(d.action == "reject" for d in decisions) else ExitCode.OK))

@@ -8,8 +8,6 @@ records through the leg runner (``syncd.app.retry``), under the pipeline's lease
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,7 +23,8 @@ from syncd.app.connectors import Connectors
 from syncd.app.logs import configure_logging
 from syncd.app.retry import retry_rejected
 from syncd.cli import console
-from syncd.cli.common import Exit, config_option, fail, stderr, stdout
+from syncd.cli.common import (Exit, config_option, emit, fail, format_option, output_format, output_option, stderr,
+                               stdout)
 from syncd.core.errors import ConfigError, ExitCode, SyncdError
 from syncd.run.result import RunResult
 from syncd.service import graceful_stop
@@ -57,10 +56,10 @@ def rejected() -> None:
               help="forward: refused by Salesforce or the mapping; back: outcomes HubSpot refused.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
 @click.option("--details", is_flag=True, help="Ask HubSpot for each contact's name and email (batch reads).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
-              help="Default: table on a terminal, JSON otherwise.")
+@format_option("table on a terminal, JSON otherwise")
+@output_option
 def list_rejected(config_path: Path | None, code: str | None, leg: str, limit: int | None, details: bool,
-                  fmt: str | None) -> None:
+                  fmt: str | None, output: Path | None) -> None:
     """Rejected records: contact, field, error code and message, attempts, first and last seen.
 
     \b
@@ -68,7 +67,9 @@ def list_rejected(config_path: Path | None, code: str | None, leg: str, limit: i
       syncd rejected list
       syncd rejected list --code STRING_TOO_LONG --details
       syncd rejected list --leg back --format csv > refused.csv
+      syncd rejected list -o refused.json
     """
+    fmt = output_format(fmt, output)          # a file name that names no format: exit 2 before any work
     loaded = _load(config_path, credentials=details)
     store = app.open_store_for_reading(loaded.settings)
     try:
@@ -94,17 +95,8 @@ def list_rejected(config_path: Path | None, code: str | None, leg: str, limit: i
              "message": r.message, "retryable": r.retryable, "attempts": r.attempts,
              "first_seen_at": r.first_seen_at.isoformat(), "last_seen_at": r.last_seen_at.isoformat()}
             for r in records]
-    fmt = fmt or ("table" if stdout.is_terminal else "json")
-    if fmt == "table":
-        stdout.print(console.rejected_table(rows, details=details) if rows else "no rejected records")
-    elif fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        click.echo(out.getvalue(), nl=False)
+    emit(fmt, output, data=rows, columns=COLUMNS, rows=lambda: rows,
+         tables=lambda: [console.rejected_table(rows, details=details) if rows else "no rejected records"])
 
 
 def _chosen(store: StateStore, pipeline: str, ids: tuple[str, ...], every: bool,
