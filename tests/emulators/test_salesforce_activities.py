@@ -13,7 +13,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from emulators.salesforce import SalesforceEmulator
-from tests.salesforce_org import served_org
+from tests.salesforce_org import ServedOrg, served_org
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 3, 1, tzinfo=UTC)
@@ -28,10 +28,10 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SalesforceEmulator, Salesforce, Clock]]:
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SalesforceEmulator, Salesforce, Clock, ServedOrg]]:
     clock = Clock()
     with served_org(tmp_path_factory.mktemp("activities-tls"), clock) as served:
-        yield served.emulator, served.sf, clock
+        yield served.emulator, served.sf, clock, served
 
 
 def _create(sf: Salesforce, *records: dict) -> list[dict]:
@@ -39,7 +39,7 @@ def _create(sf: Salesforce, *records: dict) -> list[dict]:
 
 
 def test_tasks_and_events_are_created_over_collections_and_only_lead_calls_and_emails_match_who_type(org) -> None:
-    emulator, sf, clock = org
+    emulator, sf, clock, _ = org
     lead = emulator.insert("Lead", {"LastName": "Ada", "Company": "Acme"})
     contact = emulator.insert("Contact", {"LastName": "Bob"})
     answers = _create(
@@ -70,7 +70,7 @@ def test_tasks_and_events_are_created_over_collections_and_only_lead_calls_and_e
 
 
 def test_a_lead_status_change_writes_one_read_only_history_row_at_the_writes_time(org) -> None:
-    emulator, sf, clock = org
+    emulator, sf, clock, _ = org
     lead = emulator.insert("Lead", {"LastName": "Cy", "Company": "Acme"})
     clock.now = START + dt.timedelta(hours=2)
     sf.Lead.update(lead, {"Status": "Working - Contacted"})
@@ -83,3 +83,13 @@ def test_a_lead_status_change_writes_one_read_only_history_row_at_the_writes_tim
     answers = _create(sf, {"attributes": {"type": "LeadHistory"}, "LeadId": lead, "Field": "Status"})
     assert answers[0]["errors"][0]["statusCode"] == "INVALID_TYPE_FOR_OPERATION"
     clock.now = START
+
+
+def test_the_control_api_seeds_a_task_at_a_given_created_date(org) -> None:
+    emulator, sf, _, served = org
+    lead = emulator.insert("Lead", {"LastName": "Di", "Company": "Acme"})
+    answer = served.http.post(f"{served.server.url}/__emulator/sobjects/Task", json={
+        "WhoId": lead, "TaskSubtype": "Call", "CreatedDate": "2026-02-27T09:30:00Z", "validate": False})
+    assert answer.status_code == 201
+    row = sf.query(f"SELECT CreatedDate, TaskSubtype FROM Task WHERE Id = '{answer.json()['id']}'")["records"][0]
+    assert (row["CreatedDate"], row["TaskSubtype"]) == ("2026-02-27T09:30:00.000+0000", "Call")
