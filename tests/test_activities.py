@@ -14,6 +14,7 @@ from state.store import StateStore
 from syncd import app
 from syncd.app.connectors import Connectors
 from syncd.core.agreement import Activity, ActivityKind
+from syncd.core.errors import ExitCode
 from syncd.core.ports import ActivityQuery
 from syncd.core.records import Link, OutcomeState
 from syncd.run.activities import ACTIVITIES_CURSOR, TrackingStep
@@ -142,6 +143,16 @@ def test_a_step_killed_between_read_and_commit_loses_and_doubles_nothing(ready, 
         assert _activity_ids(syncd) == [call]
         assert store.get_cursor(PIPELINE, ACTIVITIES_CURSOR) > cursor
         assert step(store).run().counts["kept"] == 1             # once more over the same window
+        # A refused read (the integration user may not read Lead history) fails the step, through
+        # the one error table; the cursor stays where it was.
+        moved = store.get_cursor(PIPELINE, ACTIVITIES_CURSOR)
+        syncd.salesforce.inject_fault("GET", "/query", 400, [{"errorCode": "INVALID_TYPE", "message":
+                                                              "sObject type 'LeadHistory' is not supported"}])
+        with capture_logs() as logs:
+            failed = step(store).run()
+        assert failed.status == "failed" and failed.exit_code == ExitCode.REMOTE_UNAVAILABLE
+        assert [e["who_acts"] for e in logs if e["event"] == "activities.read"] == ["config"]
+        assert store.get_cursor(PIPELINE, ACTIVITIES_CURSOR) == moved
     finally:
         connectors.close()
         killed.close()
