@@ -112,6 +112,10 @@ RULES: tuple[Rule, ...] = (
     # query again (connectors.salesforce.client); repeating the same locator cannot help.
     Rule(SALESFORCE, 400, QUERY_LOCATOR_GONE, None, RemoteUnavailable, WhoActs.TRANSIENT, False,
          explain="the query's cursor is gone (a page asked for twice, or too late)"),
+    # Field history the integration user may not read: the agreement's tracking step sees no status change.
+    Rule(SALESFORCE, CLIENT_ERRORS, "INVALID_TYPE", r"LeadHistory", RequestRejected, WhoActs.CONFIG, False,
+         explain="the integration user cannot read Lead field history (LeadHistory): give its profile or "
+                 "permission set read access to Leads' history, or switch sync.track_activities off"),
     # The request names a field the org does not have, of another type, or one this user may not
     # write (field-level security): every record would fail the same way until the mapping changes.
     *(Rule(SALESFORCE, CLIENT_ERRORS, code, None, MappingRefused, WhoActs.CONFIG, False, explain=_FIX_MAPPING)

@@ -24,7 +24,7 @@ from state.models import SchemaVersionRow
 SCHEMA_VERSION = 5   # 2: closed-loop tables and runs.leg; 3: links.source_modified and links.mapping_fp;
                      # 4: records that move: links.lead_moved, former_lead_id, lead_unmarked (Salesforce)
                      # and the contact_moves table (HubSpot; created by create_all);
-                     # 5: the agreement: links.agreement_parts, lead_activities, agreement_alerts
+                     # 5: the agreement: links.agreement_parts, lead_activities, lead_owners, agreement_alerts
 # Columns added after a table was first created: (table, column, DDL), applied in place.
 ADDED_COLUMNS = (
     ("runs", "leg", "VARCHAR(8) NOT NULL DEFAULT 'forward'"),            # v2

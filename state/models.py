@@ -2,7 +2,7 @@
 
 Forward leg: ``links`` (contact <-> Lead, the last accepted payload), ``rejections``,
 ``contact_moves`` (contacts merged, archived or deleted since). The agreement:
-``lead_activities`` (what Sales did to handed-over Leads), ``agreement_alerts``. Back leg:
+``lead_activities`` (what Sales did to handed-over Leads), ``lead_owners``, ``agreement_alerts``. Back leg:
 ``outcomes`` (what Sales did, as last observed), ``feedback_rejections``. Both: ``cursors``,
 ``runs``. One syncer per pipeline: ``leases``. ``schema_version`` records migrations.
 """
@@ -82,6 +82,19 @@ class LeadActivityRow(SQLModel, table=True):
     old_status: str | None = Field(default=None, max_length=255)
     owner_id: str | None = Field(default=None, max_length=18)
     at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class LeadOwnerRow(SQLModel, table=True):
+    """Who owns a handed-over Lead, and its status, as read by the tracking step (schema v5) for
+    Leads the back leg does not read (nobody worked them yet): the agreement's report groups by
+    owner and its alerts go to the owner. ``owner_id`` NULL: Salesforce no longer has the Lead."""
+
+    __tablename__ = "lead_owners"
+    pipeline: str = Field(primary_key=True, max_length=64)
+    lead_id: str = Field(primary_key=True, max_length=18)
+    owner_id: str | None = Field(default=None, max_length=18)
+    status: str | None = Field(default=None, max_length=255)
+    read_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class AgreementAlertRow(SQLModel, table=True):

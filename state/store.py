@@ -17,10 +17,13 @@ from sqlalchemy import Table, case, func, inspect
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
+from state import activities as lead_activities
 from state import moves as contact_moves
-from state.db import chunks, make_engine, migrate, rows_in, upsert
-from state.models import CursorRow, LinkRow, RejectionColumns, RejectionRow, RunRow, utcnow
+from state.db import aware, chunks, make_engine, migrate, rows_in, upsert
+from state.models import CursorRow, LeadActivityRow, LinkRow, RejectionColumns, RejectionRow, RunRow, utcnow
 from state.text import storable
+from syncd.core.agreement import Activity, TrackedLead
+from syncd.core.ports import ActivityQuery
 from syncd.core.records import Link, Move, Rejection
 
 
@@ -136,6 +139,40 @@ class StateStore:
         with self.engine.connect() as connection:
             return list(connection.execute(select(table.c.hubspot_id).where(
                 table.c.pipeline == pipeline, table.c.code == code).order_by(table.c.hubspot_id)).scalars())
+
+    # -- the agreement: what Sales did to handed-over Leads (state.activities) ---------------
+    def commit_activities(self, pipeline: str, *, activities: Sequence[Activity] = (),
+                          owners: dict[str, tuple[str | None, str | None]] | None = None,
+                          cursors: dict[str, str] | None = None, now: dt.datetime | None = None) -> None:
+        """Store activities (by Salesforce Id) and Lead owners, and move the tracking cursor, in one
+        transaction: the cursor never passes an activity that is not stored."""
+        now = now or utcnow()
+        with self.engine.begin() as connection:
+            lead_activities.write_activities(connection, pipeline, activities)
+            lead_activities.write_owners(connection, pipeline, owners or {}, now)
+            self.write_cursors(connection, pipeline, cursors or {}, now)
+
+    def owners_unknown(self, pipeline: str, limit: int) -> list[str]:
+        with self.session() as session:
+            return lead_activities.owners_unknown(session, pipeline, limit)
+
+    def first_hand_over(self, pipeline: str) -> dt.datetime | None:
+        """When the pipeline's first contact still linked was handed over (None: no link yet)."""
+        with self.session() as session:
+            return aware(session.exec(select(func.min(LinkRow.first_synced_at))
+                                      .where(LinkRow.pipeline == pipeline)).one())
+
+    def lead_activities(self, pipeline: str) -> list[LeadActivityRow]:
+        with self.session() as session:
+            return list(session.exec(select(LeadActivityRow).where(LeadActivityRow.pipeline == pipeline)
+                                     .order_by(LeadActivityRow.at, LeadActivityRow.activity_id)))
+
+    def tracked_leads(self, pipeline: str, *, handed_over_from: dt.datetime | None = None,
+                      handed_over_to: dt.datetime | None = None, query: ActivityQuery) -> list[TrackedLead]:
+        """Handed-over contacts and what Sales did with them (``state.activities.tracked_leads``)."""
+        with self.session() as session:
+            return lead_activities.tracked_leads(session, pipeline, handed_over_from=handed_over_from,
+                                                 handed_over_to=handed_over_to, query=query)
 
     # -- rejections -----------------------------------------------------------------------
     def rejections_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, Rejection]:

@@ -36,6 +36,8 @@ from tests.conftest import qualified
     (SALESFORCE, 400, "INVALID_FIELD", "No such column 'Titel' on entity 'Lead'", MappingRefused, WhoActs.CONFIG,
      False),
     (SALESFORCE, 400, "INVALID_TYPE", "sObject type 'Leed' is not supported", MappingRefused, WhoActs.CONFIG, False),
+    (SALESFORCE, 400, "INVALID_TYPE", "sObject type 'LeadHistory' is not supported", RequestRejected, WhoActs.CONFIG,
+     False),
     (SALESFORCE, 400, "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: Rating. Please check the "
      "security settings of this field", MappingRefused, WhoActs.CONFIG, False),
     (HUBSPOT, 400, "VALIDATION_ERROR", 'Property values were not valid: [{"message":"Property \\"syncd_outcom\\" '
@@ -56,7 +58,7 @@ from tests.conftest import qualified
      WhoActs.CONFIG, False),
     (HUBSPOT, 418, None, "", RequestRejected, WhoActs.CONFIG, False),
 ], ids=["sf-concurrency-limit", "sf-daily-quota", "sf-lock", "sf-5xx", "sf-session", "sf-login-refused",
-        "sf-unknown-field", "sf-unknown-object", "sf-field-not-writable", "hs-unknown-property", "sf-uri-too-long", "sf-query-locator-gone", "hs-daily", "hs-burst", "hs-locked", "hs-token", "hs-scope", "sf-permission",
+        "sf-unknown-field", "sf-unknown-object", "sf-lead-history-unreadable", "sf-field-not-writable", "hs-unknown-property", "sf-uri-too-long", "sf-query-locator-gone", "hs-daily", "hs-burst", "hs-locked", "hs-token", "hs-scope", "sf-permission",
         "hs-5xx", "hs-validation", "unexpected-answer", "untrusted-tls", "hs-undocumented-4xx"])
 def test_one_table_says_what_each_answer_means(system, status, code, message, error, who, retryable):
     rule = classify(system, status, code, message)

@@ -40,8 +40,10 @@ from syncd.core.ports import OutcomeQuery, Page
 from syncd.core.records import ExistingLead, SalesforceLead, SalesforceOpportunity, parse_datetime
 from syncd.core.window import Window
 
+# OwnerId: the agreement's report groups by owner and its alerts go to the owner (kept in the outcome's
+# lead_fields, so a Lead reassigned and worked is seen with its new owner).
 LEAD_FIELDS = ("Id", "Status", "IsConverted", "ConvertedOpportunityId", "ConvertedDate", "LastModifiedDate",
-               "SystemModstamp", "IsDeleted", "MasterRecordId")
+               "SystemModstamp", "IsDeleted", "MasterRecordId", "OwnerId")
 OPPORTUNITY_FIELDS = ("Id", "StageName", "IsClosed", "IsWon", "Amount", "CloseDate", "LastModifiedDate",
                       "SystemModstamp")
 RELATIONSHIP = "ConvertedOpportunity"

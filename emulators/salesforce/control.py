@@ -15,6 +15,8 @@ salesperson unless the body says ``"as_user"`` (a User id or username).
                                                "headers"}``
 ``GET|DELETE /requests``                       the request log (``[{method, path, status}]``)
 ``GET|POST /sobjects/{type}``                  all records (``?include_deleted=1``) / insert one
+                                               (``"validate": false``: read-only fields too, e.g. a
+                                               Task's ``CreatedDate``, to seed activities at given times)
 ``GET|PATCH|DELETE /sobjects/{type}/{id}``     one record
 ``POST /leads/{id}/convert``                   ``{"opportunity": {..}, "account_id"}`` → the new ids
 ``POST /leads/convert``                        many at once: ``{"by": "HubSpot_Contact_Id__c",
@@ -70,7 +72,8 @@ class PythonControlApi(Protocol):
     def count(self, sobject: str) -> int: ...
     def all(self, sobject: str, *, include_deleted: bool = False) -> list[dict[str, Any]]: ...
     def get(self, sobject: str, record_id: str) -> dict[str, Any] | None: ...
-    def insert(self, sobject: str, fields: dict[str, Any], *, as_user: str | None = None) -> str: ...
+    def insert(self, sobject: str, fields: dict[str, Any], *, validate: bool = True,
+               as_user: str | None = None) -> str: ...
     def update(self, sobject: str, record_id: str, fields: dict[str, Any], *,
                as_user: str | None = None) -> None: ...
     def delete(self, sobject: str, record_id: str) -> None: ...
@@ -130,8 +133,10 @@ class SalesforceControl:
                     return json_response(200, app.all(segs[1], include_deleted=bool(
                         request.args.get("include_deleted"))))
                 if method == "POST":
-                    fields = {k: v for k, v in body.items() if k != "as_user"}
-                    return json_response(201, {"id": app.insert(segs[1], fields, as_user=as_user)})
+                    # "validate": false also sets read-only fields: a Task logged at a given CreatedDate.
+                    fields = {k: v for k, v in body.items() if k not in ("as_user", "validate")}
+                    return json_response(201, {"id": app.insert(segs[1], fields, as_user=as_user,
+                                                                validate=body.get("validate") is not False)})
             if head == "sobjects" and len(segs) == 3:
                 if method == "GET":
                     rec = app.get(segs[1], segs[2])

@@ -1,11 +1,12 @@
 """The demo org: Lead, Contact, Account, Opportunity and User with the fields syncd's mapping
-uses, as data (``demo_schema()`` returns a fresh copy for each emulator)."""
+uses, and what Sales does to them (Task, Event, LeadHistory: ``activities``), as data (``demo_schema()`` returns a fresh copy for each emulator)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
+from emulators.salesforce.activities import activity_objects
 from emulators.salesforce.schema import FieldDef, Schema, SObjectDef
 
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Advertisement",
@@ -167,7 +168,7 @@ def demo_schema() -> Schema:
     ]:
         user.add(fd)
 
-    return Schema([lead, contact, account, opportunity, user])
+    return Schema([lead, contact, account, opportunity, user, *activity_objects()])
 
 
 def with_overrides(fd: FieldDef, **changes: Any) -> FieldDef:

@@ -23,6 +23,9 @@ STRING_TYPES = frozenset({"id", "reference", "string", "textarea", "email", "pho
 NUMBER_TYPES = frozenset({"int", "double", "currency", "percent"})
 ALL_TYPES = STRING_TYPES | NUMBER_TYPES | {"boolean", "date", "datetime"}
 
+#: The object a polymorphic relationship points at (its rows: Id, Name, Type of the record).
+NAME = "Name"
+
 #: Long text areas (textarea longer than 255) can be neither filtered nor sorted in SOQL.
 LONG_TEXT_THRESHOLD = 255
 
@@ -227,6 +230,13 @@ class Schema:
 
     def copy(self) -> "Schema":
         return Schema(copy.deepcopy(list(self._objects.values())))
+
+    def target(self, ref: FieldDef) -> SObjectDef | None:
+        """The object a relationship lands on: ``Name`` for a polymorphic one (``Who``: a Lead or
+        a Contact), when the org has it (``Who.Type``, ``Who.Name``)."""
+        if len(ref.reference_to) > 1 and self.get(NAME) is not None:
+            return self.get(NAME)
+        return self.get(ref.reference_to[0])
 
 
 # --- value rendering (internal python value -> JSON value) -------------------------------

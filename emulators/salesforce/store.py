@@ -14,11 +14,12 @@ import datetime as dt
 import itertools
 from typing import Any, Callable
 
+from emulators.salesforce.activities import name_of, record_history
 from emulators.salesforce.coercion import coerce, coerce_temporal, normalize_reference
 from emulators.salesforce.demo_org import STAGE_PROBABILITY
 from emulators.salesforce.errors import RequestError, SalesforceEmulatorError, err
 from emulators.salesforce.ids import make_id, normalize_id
-from emulators.salesforce.schema import FieldDef, Schema, SObjectDef, render_value
+from emulators.salesforce.schema import NAME, FieldDef, Schema, SObjectDef, render_value
 from emulators.salesforce.validation import validate as validate_record
 
 SYSTEM_BOOLEANS = frozenset({"IsDeleted"})
@@ -129,6 +130,8 @@ class RecordStore:
         journal.clear()
 
     def resolve(self, sobject: str, rid: str) -> dict[str, Any] | None:
+        if sobject == NAME:
+            return name_of(self, rid)
         rec = self.records.get(sobject, {}).get(rid)
         if rec is None or rec.get("IsDeleted"):
             return None
@@ -213,6 +216,7 @@ class RecordStore:
         self.records[obj.name][rid] = rec
         self.reindex(obj, old, rec)
         journal.append(("create" if existing is None else "update", obj, rid, old))
+        record_history(self, obj, old, rec, user_id, journal)
         return rid, []
 
     def write_or_raise(self, obj: SObjectDef, values: dict[str, Any], journal: list[tuple],

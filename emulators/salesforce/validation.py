@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from emulators.salesforce.activities import refuse_read_only
 from emulators.salesforce.errors import err
 from emulators.salesforce.ids import normalize_id
 from emulators.salesforce.schema import NUMBER_TYPES, STRING_TYPES, FieldDef, Schema, SObjectDef
@@ -32,6 +33,9 @@ class OrgRecords(Protocol):
 def validate(store: OrgRecords, obj: SObjectDef, values: dict[str, Any],
               existing: dict[str, Any] | None) -> dict[str, Any] | None:
     creating = existing is None
+    read_only = refuse_read_only(obj, creating)
+    if read_only:
+        return read_only
     if not creating and obj.name == "Lead" and existing.get("IsConverted"):
         return err("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
     locked = [name for name in values

@@ -17,7 +17,13 @@ from connectors.metadata import Metadata
 from connectors.limits import hubspot_limits, salesforce_limits
 from connectors.quota import QuotaReserve
 from connectors.retry import RetryPolicy
-from connectors.salesforce import SalesforceAuth, SalesforceClient, SalesforceLeads, SalesforceOutcomes
+from connectors.salesforce import (
+    SalesforceActivities,
+    SalesforceAuth,
+    SalesforceClient,
+    SalesforceLeads,
+    SalesforceOutcomes,
+)
 from connectors.trust import trust_bundle
 from syncd.config import Settings
 from syncd.core.errors import ConfigError, Problem
@@ -69,12 +75,14 @@ class Connectors:
     contacts: HubSpotContacts = field(init=False)
     leads: SalesforceLeads = field(init=False)
     outcomes: SalesforceOutcomes = field(init=False)
+    activities: SalesforceActivities = field(init=False)   # what Sales did (the agreement's tracking)
     metadata: Metadata = field(init=False)       # describe and properties, cached: the mapping check
 
     def __post_init__(self) -> None:
         self.contacts = HubSpotContacts(self.hubspot)
         self.leads = SalesforceLeads(self.salesforce)
         self.outcomes = SalesforceOutcomes(self.salesforce)
+        self.activities = SalesforceActivities(self.salesforce)
         self.metadata = Metadata(self.salesforce, self.hubspot)
 
     @classmethod

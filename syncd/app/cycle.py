@@ -1,7 +1,8 @@
 """One sync cycle, as `syncd run --once`, the service and the demo all run it.
 
 Forward (HubSpot -> Salesforce) first, then back (Salesforce outcomes -> HubSpot) when the mapping
-has a `feedback` section. Each leg commits its own state; a failure in one is reported with the
+has a `feedback` section, then the agreement's tracking step (what Sales did, into state) when it is
+switched on. Each leg commits its own state; a failure in one is reported with the
 other's result intact.
 """
 
@@ -16,10 +17,11 @@ from syncd.app.connectors import Connectors
 from syncd.app.mapping_check import before_writing
 from syncd.core.errors import ConfigError, StateUnavailable
 from syncd.core.ports import NoProgress, Progress
+from syncd.run.activities import TrackingStep
 from syncd.run.back import BackLeg
 from syncd.run.forward import ForwardLeg
 from syncd.run.leg import LegRunner
-from syncd.run.result import CycleResult, RunResult
+from syncd.run.result import ActivitiesResult, CycleResult, RunResult
 
 
 def runner(loaded: Loaded, store: StateStore, connectors: Connectors, progress: Progress | None = None) -> LegRunner:
@@ -56,6 +58,14 @@ def run_back(loaded: Loaded, store: StateStore, connectors: Connectors, *, dry_r
     return runner(loaded, store, connectors).run(leg, dry_run=dry_run, full=full, should_stop=should_stop)
 
 
+def run_activities(loaded: Loaded, store: StateStore, connectors: Connectors) -> ActivitiesResult:
+    """What Sales did to the handed-over Leads, into state (``syncd.run.activities``)."""
+    settings = loaded.settings
+    return TrackingStep(source=connectors.activities, leads=connectors.leads, store=store,
+                        pipeline=settings.sync.pipeline, lookback=dt.timedelta(minutes=settings.sync.lookback_minutes),
+                        calls=connectors.calls).run()
+
+
 def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full: bool = False,
               progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
               connectors: Connectors | None = None) -> CycleResult:
@@ -77,7 +87,14 @@ def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full:
         if loaded.mapping.feedback is not None and not state_failed and not mapping_refused \
                 and not (should_stop is not None and should_stop()):
             back = run_back(loaded, store, connectors, dry_run=dry_run, full=full, should_stop=should_stop)
-        return CycleResult(forward, back)
+        activities = None
+        state_failed = state_failed or (back is not None and isinstance(back.error, StateUnavailable))
+        # The tracking step: switched on by `sync.track_activities` until the agreement file exists
+        # (then: whenever the config has an agreement). It writes only state: not in a dry run.
+        if loaded.settings.sync.track_activities and not dry_run and not state_failed \
+                and not (should_stop is not None and should_stop()):
+            activities = run_activities(loaded, store, connectors)
+        return CycleResult(forward, back, activities)
     finally:
         if own:
             connectors.close()

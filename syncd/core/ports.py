@@ -192,6 +192,10 @@ class ActivitySource(Protocol):
         status changes from the Lead's field history), oldest first; each activity once."""
         ...
 
+    def server_skew(self) -> float | None:
+        """The source's clock minus this host's, in seconds, from its latest answer (None before any)."""
+        ...
+
 
 class Progress(Protocol):
     """What a person watching a run sees move (the CLI's progress bar)."""

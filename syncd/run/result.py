@@ -59,10 +59,33 @@ class RunResult:
         return {key: int(self.counts.get(key, 0)) for key in keys}
 
 
+ACTIVITIES_COUNTS = ("read", "tasks", "events", "status_changes", "kept", "not_handed_over", "owners_read")
+
+
+@dataclass
+class ActivitiesResult:
+    """The tracking step's run (``syncd.run.activities``): what Sales did, read into state."""
+
+    status: str                                   # ok, failed
+    counts: Counter = field(default_factory=Counter)
+    duration_seconds: float = 0.0
+    error: SyncdError | None = None
+    window: Window | None = None
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.error.exit_code if self.error is not None else ExitCode.OK
+
+    def count_dict(self) -> dict[str, int]:
+        return {key: int(self.counts.get(key, 0)) for key in ACTIVITIES_COUNTS}
+
+
 @dataclass
 class CycleResult:
     forward: RunResult
     back: RunResult | None = None
+    activities: ActivitiesResult | None = None    # the agreement's tracking step, when switched on
 
     @property
     def results(self) -> list[RunResult]:
@@ -72,6 +95,8 @@ class CycleResult:
     def exit_code(self) -> ExitCode:
         """The most serious of the legs' codes (failure beats rejected records beats success)."""
         codes = [r.exit_code for r in self.results]
+        if self.activities is not None:
+            codes.append(self.activities.exit_code)
         failures = [c for c in codes if c not in (ExitCode.OK, ExitCode.RECORDS_REJECTED)]
         if failures:
             return failures[0]

@@ -63,6 +63,8 @@ def utcnow() -> dt.datetime:
 def cycle_status(cycle: CycleResult) -> str:
     """The worst of the legs' statuses."""
     statuses = [r.status for r in cycle.results]
+    if cycle.activities is not None:
+        statuses.append(cycle.activities.status)
     for status in ("failed", "interrupted", "partial", "dry_run"):
         if status in statuses:
             return status

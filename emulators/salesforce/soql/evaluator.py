@@ -76,7 +76,7 @@ def _bind_path(schema: Schema, root: SObjectDef, path: FieldPath,
                 f"attempting to use a custom relationship, be sure to append the '__r' after "
                 f"the custom relationship name. Please reference your WSDL or the describe "
                 f"call for the appropriate names.")
-        target = schema.get(ref.reference_to[0])
+        target = schema.target(ref)
         if target is None:
             raise SoqlError("INVALID_FIELD", f"relationship '{rel}' points at an unknown object")
         hops.append(ref)
