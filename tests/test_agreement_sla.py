@@ -9,9 +9,15 @@ import pytest
 from syncd.agreement.clock import Calendar, month_bounds, month_of
 from syncd.agreement.model import Agreement
 from syncd.core.agreement import SlaState, TrackedLead
-from syncd.plan.agreement import build_month, classify, deadline, hours_to_first_contact, p90
+from syncd.plan.agreement import (
+    build_month,
+    classify,
+    deadline,
+    hours_to_first_contact,
+    p90,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def z(text: str) -> dt.datetime:

@@ -3,7 +3,11 @@ monthly target, the first-contact deadline and the minimum attempts (``model``, 
 pure functions that apply it: which parts a contact meets (``parts``), the business-hours calendar
 (``clock``)."""
 
-from syncd.agreement.load import AGREEMENT_VERSION, agreement_json_schema, load_agreement
+from syncd.agreement.load import (
+    AGREEMENT_VERSION,
+    agreement_json_schema,
+    load_agreement,
+)
 from syncd.agreement.model import Agreement
 
 __all__ = ["AGREEMENT_VERSION", "Agreement", "agreement_json_schema", "load_agreement"]

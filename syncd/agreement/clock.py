@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from syncd.agreement.model import Agreement, BusinessHours
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MAX_DAYS = 3 * 366        # no deadline is further than this many days ahead; none is searched longer
 
 

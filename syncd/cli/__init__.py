@@ -17,6 +17,7 @@ import traceback
 import click
 
 from syncd.app.logs import SCRUBBER
+from syncd.cli.agreement import agreement
 from syncd.cli.common import Exit
 from syncd.cli.demo import demo
 from syncd.cli.mapping import mapping
@@ -43,7 +44,7 @@ def cli() -> None:
     """
 
 
-for command in (run, mapping, status, report, setup, demo, rejected, preview):
+for command in (run, mapping, status, report, agreement, setup, demo, rejected, preview):
     cli.add_command(command)
 
 

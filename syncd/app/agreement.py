@@ -1,0 +1,45 @@
+"""The agreement, composed: the month report from state, and the alerts step of a cycle
+(``syncd.run.agreement``) with its connectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from state import agreement as agreement_state
+from state.store import StateStore
+from syncd.agreement import Agreement
+from syncd.agreement.clock import month_bounds
+from syncd.app import Loaded
+from syncd.core.agreement import AgreementMonth, TrackedLead
+from syncd.core.errors import ConfigError, Problem
+from syncd.plan.agreement import build_month
+
+
+def require_agreement(loaded: Loaded) -> Agreement:
+    if loaded.agreement is None:
+        where = str(loaded.settings.config_path or "syncd.yaml")
+        raise ConfigError(Problem(where, "agreement", "no agreement file is configured; add "
+                                                      "`agreement: mappings/agreement.yaml` to the config"))
+    return loaded.agreement
+
+
+def tracked_leads(store: StateStore, pipeline: str, agreement: Agreement, *,
+                  handed_over_from: dt.datetime | None = None,
+                  handed_over_to: dt.datetime | None = None) -> list[TrackedLead]:
+    """The tracked leads from state: ``StateStore.tracked_leads`` where the store has it, else the
+    minimal join in ``state.agreement`` (same signature; the two are reconciled on merge)."""
+    read = getattr(store, "tracked_leads", None)
+    query = agreement.activity_query()
+    if read is not None:
+        return read(pipeline, handed_over_from=handed_over_from, handed_over_to=handed_over_to, query=query)
+    return agreement_state.tracked_leads(store, pipeline, handed_over_from=handed_over_from,
+                                         handed_over_to=handed_over_to, query=query)
+
+
+def agreement_month(loaded: Loaded, store: StateStore, month: str, now: dt.datetime) -> AgreementMonth:
+    """One month of the agreement, both sides, from state only (no API calls), as of ``now``."""
+    agreement = require_agreement(loaded)
+    start, end = month_bounds(month, agreement.zone)
+    leads = tracked_leads(store, loaded.settings.sync.pipeline, agreement, handed_over_from=start,
+                          handed_over_to=end)
+    return build_month(leads, agreement, month, now)
