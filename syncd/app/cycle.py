@@ -39,7 +39,7 @@ def run_forward(loaded: Loaded, store: StateStore, connectors: Connectors, *, dr
         watcher.working()
         return should_stop() if should_stop is not None else False
 
-    leg = ForwardLeg(mapping=loaded.mapping, source=connectors.contacts, sink=connectors.leads, store=store,
+    leg = ForwardLeg(mapping=loaded.mapping, agreement=loaded.agreement, source=connectors.contacts, sink=connectors.leads, store=store,
                      pipeline=loaded.settings.sync.pipeline, should_stop=stop_or_work,
                      archived_scan_every=dt.timedelta(minutes=loaded.settings.sync.archived_scan_minutes))
     try:

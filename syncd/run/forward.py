@@ -25,6 +25,7 @@ from state.store import StateStore
 from syncd.core.ports import ContactQuery, ContactSource, LeadSink, Page
 from syncd.core.records import Contact, ExistingLead
 from syncd.core.window import CONTACTS_CURSOR, Window
+from syncd.agreement.model import Agreement
 from syncd.mapping.model import Mapping
 from syncd.plan import forward as planner
 from syncd.plan.forward import ForwardCommit, ForwardFacts, Write
@@ -51,8 +52,10 @@ class ForwardLeg:
 
     def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore,
                  pipeline: str, should_stop: Callable[[], bool] | None = None,
-                 archived_scan_every: dt.timedelta = dt.timedelta(hours=1), resend: Iterable[str] = ()) -> None:
+                 archived_scan_every: dt.timedelta = dt.timedelta(hours=1), resend: Iterable[str] = (),
+                 agreement: Agreement | None = None) -> None:
         self.mapping = mapping
+        self.agreement = agreement           # records the definition parts each new lead meets
         self.resend = frozenset(resend)      # rejected contacts an admin re-sends (`syncd rejected retry`)
         self.should_stop = should_stop       # also asked while templates render
         self.source = source
@@ -60,7 +63,8 @@ class ForwardLeg:
         self.store = store
         self.pipeline = pipeline
         self.fingerprint = mapping.fingerprint
-        self.properties = tuple(mapping.properties_to_read())
+        self.properties = tuple(dict.fromkeys([*mapping.properties_to_read(),
+                                               *(agreement.properties() if agreement else ())]))
         self.history = tuple(mapping.history_properties())
         self.external_id_field = mapping.salesforce.external_id_field
         self._lookups = ThreadPoolExecutor(2, thread_name_prefix="forward-lookup")
@@ -128,7 +132,7 @@ class ForwardLeg:
             contacts = [read.get(c.id, c) for c in contacts if c.complete or c.id in read or c.id not in to_read]
         existing = lookup.result() if lookup is not None else []
         plan = planner.plan(contacts, ForwardFacts(links, rejections, existing, self.resend), self.mapping,
-                            stop=self.should_stop)
+                            stop=self.should_stop, agreement=self.agreement)
         if plan.stopped:
             moving = Moving()
         restored = moving.restored_now()
