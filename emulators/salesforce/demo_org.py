@@ -1,5 +1,5 @@
-"""The demo org: Lead, Contact, Account, Opportunity and User with the fields syncd's mapping
-uses, as data (``demo_schema()`` returns a fresh copy for each emulator)."""
+"""The demo org: Lead, Contact, Account, Opportunity, User and Task with the fields syncd's mapping
+(and the agreement's alerts) uses, as data (``demo_schema()`` returns a fresh copy for each emulator)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ LOSS_REASONS = ("Price", "Competitor", "No Decision", "Timing", "Product Fit", "
 
 MERGEABLE = ("Lead", "Contact", "Account")   # the objects Salesforce merges (Apex, SOAP, the UI)
 KEY_PREFIXES = {"Account": "001", "Contact": "003", "User": "005", "Opportunity": "006",
-                "Lead": "00Q"}
+                "Lead": "00Q", "Task": "00T"}
+TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
+TASK_PRIORITIES = ("High", "Normal", "Low")
+TASK_SUBTYPES = ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn")
 
 
 def _system_fields(sobject: str, owner: bool = True) -> list[FieldDef]:
@@ -89,7 +92,7 @@ def _marketing_fields(contact: bool) -> list[FieldDef]:
 
 
 def demo_schema() -> Schema:
-    """A fresh copy of the demo org's schema (Lead, Contact, Account, Opportunity, User)."""
+    """A fresh copy of the demo org's schema (Lead, Contact, Account, Opportunity, User, Task)."""
     ro = dict(createable=False, updateable=False)
 
     lead = SObjectDef("Lead", KEY_PREFIXES["Lead"], "Lead")
@@ -167,7 +170,26 @@ def demo_schema() -> Schema:
     ]:
         user.add(fd)
 
-    return Schema([lead, contact, account, opportunity, user])
+    return Schema([lead, contact, account, opportunity, user, _task()])
+
+
+def _task() -> SObjectDef:
+    """A Task on a Lead or Contact (WhoId): created by syncd's agreement alerts, and what Sales logs."""
+    task = SObjectDef("Task", KEY_PREFIXES["Task"], "Task")
+    for fd in _system_fields("Task") + [
+        FieldDef("WhoId", "reference", reference_to=("Lead", "Contact"), label="Name ID"),
+        FieldDef("Subject", "string", 255),
+        FieldDef("Status", "picklist", 255, picklist_values=TASK_STATUSES, restricted_picklist=True,
+                 nillable=False, default="Not Started"),
+        FieldDef("Priority", "picklist", 255, picklist_values=TASK_PRIORITIES, restricted_picklist=True,
+                 nillable=False, default="Normal"),
+        FieldDef("TaskSubtype", "picklist", 255, picklist_values=TASK_SUBTYPES, restricted_picklist=True,
+                 updateable=False),
+        FieldDef("ActivityDate", "date", label="Due Date Only"),
+        FieldDef("Description", "textarea", 32000),
+    ]:
+        task.add(fd)
+    return task
 
 
 def with_overrides(fd: FieldDef, **changes: Any) -> FieldDef:

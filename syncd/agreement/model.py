@@ -83,8 +83,16 @@ class Attempts(_Closed):
 
 class SalesforceTask(_Closed):
     enabled: bool = False
-    subject: str = Field("Agreement: contact this lead ({state})", min_length=1, max_length=255,
+    subject: str = Field("Agreement: contact this lead ({state})", min_length=1, max_length=200,
                          description="The Task's Subject; {state} is replaced by due soon / breached / ….")
+
+    @field_validator("subject")
+    @classmethod
+    def _names_the_state(cls, value: str) -> str:
+        # The Lead and the subject find a Task again after a crash: each state's must differ.
+        if "{state}" not in value:
+            raise ValueError("the subject must contain {state}, so each alert of a lead has its own Task")
+        return value
 
 
 class Alerts(_Closed):

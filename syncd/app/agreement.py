@@ -10,9 +10,11 @@ from state.store import StateStore
 from syncd.agreement import Agreement
 from syncd.agreement.clock import month_bounds
 from syncd.app import Loaded
+from syncd.app.connectors import Connectors
 from syncd.core.agreement import AgreementMonth, TrackedLead
 from syncd.core.errors import ConfigError, Problem
 from syncd.plan.agreement import build_month
+from syncd.run.agreement import AgreementAlerts, AlertsResult
 
 
 def require_agreement(loaded: Loaded) -> Agreement:
@@ -43,3 +45,21 @@ def agreement_month(loaded: Loaded, store: StateStore, month: str, now: dt.datet
     leads = tracked_leads(store, loaded.settings.sync.pipeline, agreement, handed_over_from=start,
                           handed_over_to=end)
     return build_month(leads, agreement, month, now)
+
+
+def salesforce_now(connectors: Connectors) -> dt.datetime:
+    """Salesforce's time: this host's clock corrected by the skew Salesforce's answers showed."""
+    skew = connectors.outcomes.server_skew() or 0.0
+    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=skew)
+
+
+def run_alerts(loaded: Loaded, store: StateStore, connectors: Connectors,
+               now: dt.datetime | None = None) -> AlertsResult:
+    """The cycle's alerts step (``syncd.run.agreement``), at ``now`` (default: Salesforce's time)."""
+    agreement = require_agreement(loaded)
+    pipeline = loaded.settings.sync.pipeline
+    step = AgreementAlerts(
+        agreement=agreement, store=store, pipeline=pipeline, leads=connectors.leads, tasks=connectors.tasks,
+        contacts=connectors.contacts,
+        read_tracked=lambda since: tracked_leads(store, pipeline, agreement, handed_over_from=since))
+    return step.run(now or salesforce_now(connectors))

@@ -18,6 +18,7 @@ from connectors.limits import hubspot_limits, salesforce_limits
 from connectors.quota import QuotaReserve
 from connectors.retry import RetryPolicy
 from connectors.salesforce import SalesforceAuth, SalesforceClient, SalesforceLeads, SalesforceOutcomes
+from connectors.salesforce.tasks import SalesforceTasks
 from connectors.trust import trust_bundle
 from syncd.config import Settings
 from syncd.core.errors import ConfigError, Problem
@@ -70,12 +71,14 @@ class Connectors:
     leads: SalesforceLeads = field(init=False)
     outcomes: SalesforceOutcomes = field(init=False)
     metadata: Metadata = field(init=False)       # describe and properties, cached: the mapping check
+    tasks: SalesforceTasks = field(init=False)      # the agreement's alert Tasks
 
     def __post_init__(self) -> None:
         self.contacts = HubSpotContacts(self.hubspot)
         self.leads = SalesforceLeads(self.salesforce)
         self.outcomes = SalesforceOutcomes(self.salesforce)
         self.metadata = Metadata(self.salesforce, self.hubspot)
+        self.tasks = SalesforceTasks(self.salesforce)
 
     @classmethod
     def build(cls, loaded) -> Connectors:  # noqa: ANN001 - syncd.app.Loaded

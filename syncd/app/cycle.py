@@ -1,25 +1,32 @@
 """One sync cycle, as `syncd run --once`, the service and the demo all run it.
 
 Forward (HubSpot -> Salesforce) first, then back (Salesforce outcomes -> HubSpot) when the mapping
-has a `feedback` section. Each leg commits its own state; a failure in one is reported with the
+has a `feedback` section, then the agreement's alerts when an agreement is configured
+(``syncd.run.agreement``). Each leg commits its own state; a failure in one is reported with the
 other's result intact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
+
+import structlog
 
 from state.store import StateStore
 from syncd.app import Loaded
+from syncd.app.agreement import run_alerts
 from syncd.app.connectors import Connectors
 from syncd.app.mapping_check import before_writing
-from syncd.core.errors import ConfigError, StateUnavailable
+from syncd.core.errors import ConfigError, RemoteError, StateUnavailable
 from syncd.core.ports import NoProgress, Progress
 from syncd.run.back import BackLeg
 from syncd.run.forward import ForwardLeg
 from syncd.run.leg import LegRunner
 from syncd.run.result import CycleResult, RunResult
+
+log = structlog.get_logger("syncd.agreement")
 
 
 def runner(loaded: Loaded, store: StateStore, connectors: Connectors, progress: Progress | None = None) -> LegRunner:
@@ -56,9 +63,21 @@ def run_back(loaded: Loaded, store: StateStore, connectors: Connectors, *, dry_r
     return runner(loaded, store, connectors).run(leg, dry_run=dry_run, full=full, should_stop=should_stop)
 
 
+def _alerts(loaded: Loaded, store: StateStore, connectors: Connectors,
+            clock: Callable[[], dt.datetime] | None) -> Counter:
+    """The agreement's alerts after both legs; a remote failure here leaves the legs' results
+    alone (the alerts not recorded are tried again next cycle)."""
+    try:
+        return run_alerts(loaded, store, connectors, clock() if clock else None).raised
+    except RemoteError as exc:
+        log.warning("agreement.alerts_failed", error=str(exc), code=getattr(exc, "code", None))
+        return Counter()
+
+
 def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full: bool = False,
               progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-              connectors: Connectors | None = None) -> CycleResult:
+              connectors: Connectors | None = None,
+              agreement_clock: Callable[[], dt.datetime] | None = None) -> CycleResult:
     # One pair of connectors for both legs (and, in the service, for every cycle): one login.
     own = connectors is None
     connectors = connectors or Connectors.build(loaded)
@@ -77,7 +96,11 @@ def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full:
         if loaded.mapping.feedback is not None and not state_failed and not mapping_refused \
                 and not (should_stop is not None and should_stop()):
             back = run_back(loaded, store, connectors, dry_run=dry_run, full=full, should_stop=should_stop)
-        return CycleResult(forward, back)
+        alerts = Counter()
+        if loaded.agreement is not None and not dry_run and not state_failed \
+                and not (should_stop is not None and should_stop()):
+            alerts = _alerts(loaded, store, connectors, agreement_clock)
+        return CycleResult(forward, back, loaded.settings.sync.pipeline, alerts)
     finally:
         if own:
             connectors.close()

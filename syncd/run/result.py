@@ -63,6 +63,8 @@ class RunResult:
 class CycleResult:
     forward: RunResult
     back: RunResult | None = None
+    pipeline: str | None = None
+    agreement_alerts: Counter = field(default_factory=Counter)    # the agreement's alerts raised, by state
 
     @property
     def results(self) -> list[RunResult]:
