@@ -31,8 +31,6 @@ from syncd.plan.agreement_alerts import DueAlert, due_alerts, task_for
 
 log = structlog.get_logger("syncd.agreement")
 
-ALERT_EVENT = "agreement.alert"
-FAILED_EVENT = "agreement.alert_failed"
 HORIZON = dt.timedelta(days=60)      # leads handed over longer ago than this are not alerted about
 
 
@@ -71,7 +69,7 @@ class AgreementAlerts:
             agreement_state.Alert(a.lead.hubspot_id, a.state.value, a.lead.lead_id, task_ids.get(a.key))
             for a in done], now)
         for a in done:
-            log.warning(ALERT_EVENT, hubspot_id=a.lead.hubspot_id, lead_id=a.lead.lead_id, state=a.state.value,
+            log.warning("agreement.alert", hubspot_id=a.lead.hubspot_id, lead_id=a.lead.lead_id, state=a.state.value,
                         deadline=a.deadline.isoformat(), owner_id=owners.get(a.key),
                         handed_over_at=a.lead.handed_over_at.isoformat(), attempts=a.lead.attempts,
                         task_id=task_ids.get(a.key))
@@ -101,7 +99,7 @@ class AgreementAlerts:
             else:
                 failed.add(a.key)
                 error = answer.first_error
-                log.warning(FAILED_EVENT, hubspot_id=a.lead.hubspot_id, lead_id=a.lead.lead_id, state=a.state.value,
+                log.warning("agreement.alert_failed", hubspot_id=a.lead.hubspot_id, lead_id=a.lead.lead_id, state=a.state.value,
                             target="salesforce_task", code=error.code if error else None)
         return ids
 
@@ -112,5 +110,5 @@ class AgreementAlerts:
         for a, answer in zip(due, answers):
             if not answer.ok:
                 failed.add(a.key)
-                log.warning(FAILED_EVENT, hubspot_id=a.lead.hubspot_id, lead_id=a.lead.lead_id, state=a.state.value,
+                log.warning("agreement.alert_failed", hubspot_id=a.lead.hubspot_id, lead_id=a.lead.lead_id, state=a.state.value,
                             target="hubspot_property", code=answer.code)
