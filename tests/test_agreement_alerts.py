@@ -21,11 +21,12 @@ from syncd.app.cycle import run_cycle
 from syncd.core.agreement import TrackedLead
 from syncd.core.ports import TaskWrite
 from syncd.core.records import ContactWriteResult, WriteResult
+from syncd.plan.agreement_alerts import due_alerts
 from syncd.run.agreement import AgreementAlerts
 from syncd.service.metrics import Metrics
 from tests.conftest import qualified
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 HANDED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 TERMS = {"target": {"sqls_per_month": 10}, "first_contact": {"within_hours": 8, "due_soon_hours": 2},
          "attempts": {"minimum": 2},
@@ -143,3 +144,15 @@ def test_a_lead_about_to_breach_gives_one_log_event_one_metric_and_one_task_over
                                                                      "SLA: call this lead (due soon)")
     finally:
         stack.stop()
+
+
+@pytest.mark.parametrize("lead,expected", [
+    (TrackedLead("1", "00Q1", HANDED), ["breached"]),
+    (TrackedLead("1", "00Q1", HANDED, converted=True), []),                                  # converted: no alert
+    (TrackedLead("1", "00Q1", HANDED, closed_at=HANDED + dt.timedelta(hours=2)), ["closed_too_few_attempts"]),
+    (TrackedLead("1", "00Q1", HANDED, first_contact_at=HANDED, attempts=2,
+                 closed_at=HANDED + dt.timedelta(hours=2)), []),                             # closed, enough attempts
+], ids=["open-breached", "converted", "closed-too-few", "closed-enough"])
+def test_which_leads_alert(lead, expected):
+    due = due_alerts([lead], Agreement.model_validate(TERMS), HANDED + dt.timedelta(hours=20), set())
+    assert [a.state.value for a in due] == expected
