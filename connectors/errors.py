@@ -24,6 +24,7 @@ from connectors.http import RefusedRedirect
 from syncd.core.errors import (
     AuthenticationFailed,
     MappingRefused,
+    PermissionMissing,
     QuotaExhausted,
     RemoteError,
     RemoteUnavailable,
@@ -115,6 +116,11 @@ RULES: tuple[Rule, ...] = (
     # write (field-level security): every record would fail the same way until the mapping changes.
     *(Rule(SALESFORCE, CLIENT_ERRORS, code, None, MappingRefused, WhoActs.CONFIG, False, explain=_FIX_MAPPING)
       for code in ("INVALID_FIELD", "INVALID_TYPE", "INVALID_FIELD_FOR_INSERT_UPDATE")),
+    # syncd's user may not do this at all (object permission, "API Enabled"): every call would fail.
+    *(Rule(SALESFORCE, CLIENT_ERRORS, code, None, PermissionMissing, WhoActs.CONFIG, False,
+           explain="grant it in the integration user's profile or permission set")
+      for code in ("INSUFFICIENT_ACCESS", "INSUFFICIENT_ACCESS_OR_READONLY", "API_DISABLED_FOR_ORG",
+                   "API_CURRENTLY_DISABLED")),
     Rule(SALESFORCE, CLIENT_ERRORS, None, None, RequestRejected, WhoActs.CONFIG, False),
     # -- HubSpot ------------------------------------------------------------------------------------
     Rule(HUBSPOT, 429, "DAILY", None, QuotaExhausted, WhoActs.TRANSIENT, False,
@@ -127,8 +133,8 @@ RULES: tuple[Rule, ...] = (
     # HubSpot names the category (VALIDATION_ERROR); the property's own code is in the message.
     Rule(HUBSPOT, CLIENT_ERRORS, None, r"PROPERTY_DOESNT_EXIST|Property \S+ does not exist", MappingRefused,
          WhoActs.CONFIG, False, explain=_FIX_MAPPING),
-    Rule(HUBSPOT, 403, None, None, AuthenticationFailed, WhoActs.SYSTEM, False,
-         explain="the private app lacks a scope"),
+    Rule(HUBSPOT, 403, None, None, PermissionMissing, WhoActs.CONFIG, False,
+         explain="the private app lacks a scope; add it in HubSpot (Settings > Integrations > Private Apps)"),
     Rule(HUBSPOT, SERVER_ERRORS, None, None, TransientError, WhoActs.TRANSIENT, True),
     Rule(HUBSPOT, CLIENT_ERRORS, None, None, RequestRejected, WhoActs.CONFIG, False),
     # -- anything else: a status nobody documented ----------------------------------------------------

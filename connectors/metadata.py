@@ -21,6 +21,8 @@ DEFAULT_TTL_SECONDS = 300.0
 # The describe attributes the check reads; the rest of a describe (URLs, labels...) is not kept.
 _KEPT = ("name", "type", "length", "picklistValues", "restrictedPicklist", "createable", "updateable", "nillable",
          "defaultedOnCreate", "externalId", "calculated")
+# What the object itself allows the integration user (object permissions), for `syncd doctor`.
+_OBJECT_KEPT = ("name", "createable", "updateable", "queryable", "deletable")
 
 
 class _Ttl:
@@ -50,14 +52,30 @@ class Metadata:
         self.salesforce, self.hubspot = salesforce, hubspot
         self._cache = _Ttl(ttl, clock)
 
+    def _describe(self, sobject: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        def read() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+            body = self.salesforce.call(f"describe {sobject}", lambda sf: getattr(sf, sobject).describe())
+            body = body if isinstance(body, dict) else {}
+            fields = {f["name"]: {k: f.get(k) for k in _KEPT if k in f}
+                      for f in body.get("fields") or [] if isinstance(f, dict) and "name" in f}
+            return {k: body.get(k) for k in _OBJECT_KEPT if k in body}, fields
+        return self._cache.get(f"salesforce:{sobject}", read)
+
     def salesforce_fields(self, sobject: str) -> dict[str, dict[str, Any]]:
         """``describe`` of one object: field name -> its describe entry (the attributes in ``_KEPT``)."""
-        def read() -> dict[str, dict[str, Any]]:
-            body = self.salesforce.call(f"describe {sobject}", lambda sf: getattr(sf, sobject).describe())
-            fields = body.get("fields") if isinstance(body, dict) else None
-            return {f["name"]: {k: f.get(k) for k in _KEPT if k in f}
-                    for f in fields or [] if isinstance(f, dict) and "name" in f}
-        return self._cache.get(f"salesforce:{sobject}", read)
+        return self._describe(sobject)[1]
+
+    def salesforce_object(self, sobject: str) -> dict[str, Any]:
+        """What ``describe`` says the integration user may do with the object (``_OBJECT_KEPT``)."""
+        return self._describe(sobject)[0]
+
+    def salesforce_versions(self) -> list[str]:
+        """The API versions the org serves (``GET /services/data/``), e.g. ``["61.0", "62.0"]``."""
+        def read(sf: Any) -> Any:
+            root = sf.base_url.split("/services/data/")[0]
+            return sf._call_salesforce("GET", f"{root}/services/data/").json()
+        body = self.salesforce.call("list API versions", read)
+        return [str(v.get("version")) for v in body if isinstance(v, dict)] if isinstance(body, list) else []
 
     def hubspot_properties(self) -> dict[str, dict[str, Any]]:
         """Every contact property definition, by internal name."""

@@ -53,3 +53,40 @@ class QuotaReserve:
                                           f"the last {self.reserve:,} ({self.percent:g} %) are kept for the other "
                                           f"integrations ({self.setting}). The run stops here; a later cycle "
                                           "resumes once the daily window frees calls", code=RESERVE_CODE)
+
+
+class DailyRemaining:
+    """The daily calls left, from answers that may arrive out of order.
+
+    Overlapping calls are answered in any order, so the last answer to arrive is not always the
+    freshest figure. The figure comes from the latest call *sent* whose answer carried one, less the
+    calls sent after it that were answered without one (HubSpot's searches carry no daily figures but
+    count against the allowance)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent = 0
+        self._base_seq = 0
+        self._base: int | None = None
+        self._after: set[int] = set()
+
+    def sent(self) -> int:
+        """Number the call about to be sent; hand the number to ``answered``."""
+        with self._lock:
+            self._sent += 1
+            return self._sent
+
+    def answered(self, seq: int, remaining: int | None) -> tuple[int | None, bool]:
+        """The figure now, and whether this answer's own figure is the freshest one seen."""
+        with self._lock:
+            fresh = remaining is not None and seq > self._base_seq
+            if fresh:
+                self._base_seq, self._base = seq, remaining
+                self._after = {later for later in self._after if later > seq}
+            elif remaining is None and self._base is not None and seq > self._base_seq:
+                self._after.add(seq)
+            return self.current, fresh
+
+    @property
+    def current(self) -> int | None:
+        return None if self._base is None else max(0, self._base - len(self._after))

@@ -9,6 +9,7 @@ write_rejections``) and clear one when its record lands or is unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from state.db import aware, chunks
 from state.models import FeedbackRejectionRow, RejectionRow
 
 LEGS = {"forward": RejectionRow, "back": FeedbackRejectionRow}
+_NAMED = re.compile(r"\((?:fields|property): ([^)]*)\)\s*$")          # Salesforce's fields, HubSpot's property
+_PREFIXED = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(?: \(from [^)]*\))?: ")   # the mapping's "Field: why"
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,14 @@ def clear_rejections(engine: Engine, pipeline: str, records: Iterable[RejectedRe
                 gone += connection.execute(table.delete().where(table.c.pipeline == pipeline,
                                                                 table.c.hubspot_id.in_(chunk))).rowcount
     return gone
+
+
+def field_of(record: RejectedRecord) -> str | None:
+    """The field (or property) the remote error or the mapping named, when it named one."""
+    named = _NAMED.search(record.message)
+    if named:
+        return named.group(1).strip()
+    if record.code.startswith("SYNCD_") or record.code == "INVALID_VALUE":
+        prefixed = _PREFIXED.match(record.message)
+        return prefixed.group(1) if prefixed else None
+    return None

@@ -109,6 +109,17 @@ class StateStore:
             return list(session.exec(select(LinkRow).where(LinkRow.pipeline == pipeline)
                                      .order_by(LinkRow.hubspot_id)))
 
+    def handed_over(self, pipeline: str, since: dt.datetime | None = None) -> list[str]:
+        """Contacts whose Lead is still theirs to write (linked, not converted, not moved), in id
+        order; ``since``: handed over (first written) at or after it. `syncd backfill`'s candidates."""
+        query = select(LinkRow.hubspot_id).where(
+            LinkRow.pipeline == pipeline, LinkRow.lead_id.is_not(None),  # type: ignore[union-attr]
+            LinkRow.converted == False, LinkRow.lead_moved.is_(None))  # type: ignore[union-attr]  # noqa: E712
+        if since is not None:
+            query = query.where(LinkRow.first_synced_at >= since.astimezone(dt.timezone.utc))
+        with self.session() as session:
+            return list(session.exec(query.order_by(LinkRow.hubspot_id)))
+
     # -- contacts that moved (merged, archived, deleted) ---------------------------------
     def moves_for(self, pipeline: str, hubspot_ids: Iterable[str]) -> dict[str, Move]:
         with self.session() as session:

@@ -88,8 +88,10 @@ def syncd_command(*args: str) -> list[str]:
 class Daemon:
     """One `syncd run` process. Use as a context manager: it is killed if a test leaves it running."""
 
-    def __init__(self, config: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, config: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                 command: list[str] | None = None) -> None:
         self.config = config
+        self.command = command or syncd_command("run", "--config", str(config), *args)
         self.env = env or clean_env()
         self.args = args
         self.stdout: list[str] = []
@@ -99,7 +101,7 @@ class Daemon:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> "Daemon":
-        self.process = subprocess.Popen(syncd_command("run", "--config", str(self.config), *self.args),
+        self.process = subprocess.Popen(self.command,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                         env=self.env, cwd=self.config.parent)
         for stream, lines in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr)):

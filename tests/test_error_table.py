@@ -11,6 +11,7 @@ from syncd.core.errors import (
     AuthenticationFailed,
     ExitCode,
     MappingRefused,
+    PermissionMissing,
     QuotaExhausted,
     RemoteUnavailable,
     RequestRejected,
@@ -45,7 +46,9 @@ from tests.conftest import qualified
     (HUBSPOT, 429, "TEN_SECONDLY_ROLLING", "", TransientError, WhoActs.TRANSIENT, True),
     (HUBSPOT, 423, None, "Locked", TransientError, WhoActs.TRANSIENT, True),
     (HUBSPOT, 401, "INVALID_AUTHENTICATION", "", AuthenticationFailed, WhoActs.CONFIG, False),
-    (HUBSPOT, 403, "MISSING_SCOPES", "", AuthenticationFailed, WhoActs.SYSTEM, False),
+    (HUBSPOT, 403, "MISSING_SCOPES", "", PermissionMissing, WhoActs.CONFIG, False),
+    (SALESFORCE, 403, "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id",
+     PermissionMissing, WhoActs.CONFIG, False),
     (HUBSPOT, 502, None, "", TransientError, WhoActs.TRANSIENT, True),
     (HUBSPOT, 400, "VALIDATION_ERROR", "", RequestRejected, WhoActs.CONFIG, False),
     (HUBSPOT, 200, UNEXPECTED, "an HTML page", UnexpectedResponse, WhoActs.SYSTEM, True),
@@ -53,7 +56,7 @@ from tests.conftest import qualified
      WhoActs.CONFIG, False),
     (HUBSPOT, 418, None, "", RequestRejected, WhoActs.CONFIG, False),
 ], ids=["sf-concurrency-limit", "sf-daily-quota", "sf-lock", "sf-5xx", "sf-session", "sf-login-refused",
-        "sf-unknown-field", "sf-unknown-object", "sf-field-not-writable", "hs-unknown-property", "sf-uri-too-long", "sf-query-locator-gone", "hs-daily", "hs-burst", "hs-locked", "hs-token", "hs-scope",
+        "sf-unknown-field", "sf-unknown-object", "sf-field-not-writable", "hs-unknown-property", "sf-uri-too-long", "sf-query-locator-gone", "hs-daily", "hs-burst", "hs-locked", "hs-token", "hs-scope", "sf-permission",
         "hs-5xx", "hs-validation", "unexpected-answer", "untrusted-tls", "hs-undocumented-4xx"])
 def test_one_table_says_what_each_answer_means(system, status, code, message, error, who, retryable):
     rule = classify(system, status, code, message)

@@ -10,7 +10,7 @@ import datetime as dt
 
 from structlog.testing import capture_logs
 
-from connectors.quota import QuotaReserve
+from connectors.quota import DailyRemaining, QuotaReserve
 from syncd.core.errors import ExitCode, QuotaExhausted
 from tests.conftest import qualified
 from tests.feedback_helpers import clock, cycle, syncd  # noqa: F401 - clock and syncd are fixtures
@@ -66,3 +66,15 @@ def test_a_zero_reserve_leaves_the_last_word_to_the_remote_system():
     reserve.observe(used=100, total=100)       # the figure may lag: the remote's own 429/403 decides
     reserve.check("one more")
     assert reserve.left == 0
+
+
+def test_the_daily_figure_is_the_freshest_sent_not_the_last_arrived():
+    """Overlapping calls are answered in any order: the figure follows the order the calls were
+    sent in, and searches (no figure) count one call each after the freshest figure."""
+    daily = DailyRemaining()
+    first, search, batch, late_search = (daily.sent() for _ in range(4))
+    assert daily.answered(search, None) == (None, False)          # nothing known yet
+    assert daily.answered(batch, 997) == (997, True)              # the 3rd call: 997 left after it
+    assert daily.answered(first, 999) == (997, False)             # an older figure arriving late is stale
+    assert daily.answered(late_search, None) == (996, False)      # a search sent after it: one call less
+    assert daily.answered(daily.sent(), 995) == (995, True)       # a fresher figure replaces both

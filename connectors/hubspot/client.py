@@ -24,7 +24,7 @@ from connectors.clock import ServerClock
 from connectors.errors import HUBSPOT, UNEXPECTED, remote_error, transport_error
 from connectors.http import NO_TRANSPORT_RETRY
 from connectors.limits import UNLIMITED, Limits
-from connectors.quota import QuotaReserve
+from connectors.quota import DailyRemaining, QuotaReserve
 from connectors.retry import RetryPolicy
 
 _SDK_ERRORS = (ContactsApiException, PropertiesApiException)
@@ -36,6 +36,17 @@ def _retry_after(headers: Any) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+def _scopes_named(body: dict[str, Any]) -> list[str]:
+    """The scopes a 403 MISSING_SCOPES body names (``errors[].context.requiredGranularScopes``)."""
+    named: list[str] = []
+    for error in body.get("errors") or []:
+        context = error.get("context") if isinstance(error, dict) else None
+        for key in ("requiredGranularScopes", "requiredScopes"):
+            values = context.get(key) if isinstance(context, dict) else None
+            named += [str(v) for v in values or [] if str(v) not in named] if isinstance(values, list) else []
+    return named
 
 
 def _error_body(raw: Any) -> dict[str, Any]:
@@ -60,7 +71,8 @@ class HubSpotClient:
         self.search_limits = search_limits
         self._count = threading.Lock()
         self.calls = 0
-        self.quota_remaining: int | None = None     # the account's daily calls left, from the last header seen
+        self.quota_remaining: int | None = None     # the account's daily calls left (DailyRemaining)
+        self._daily = DailyRemaining()
         self.clock = ServerClock()                  # HubSpot's time, from the answers' Date header
         self.reserve = reserve or QuotaReserve(HUBSPOT, 0, "hubspot.quota_reserve_percent")
 
@@ -77,6 +89,7 @@ class HubSpotClient:
         with (self.search_limits if search else self.limits).slot():
             with self._count:
                 self.calls += 1
+            seq = self._daily.sent()
             try:
                 response = send()
                 status, raw, headers = response.status, response.data, getattr(response, "headers", None) or {}
@@ -90,13 +103,10 @@ class HubSpotClient:
             for limiter in self.limits.limiters:
                 limiter.observe(int(in_window))
         remaining, daily = headers.get("X-HubSpot-RateLimit-Daily-Remaining"), headers.get("X-HubSpot-RateLimit-Daily")
-        with self._count:
-            if remaining and str(remaining).isdigit():     # non-search answers carry it
-                self.quota_remaining = int(remaining)
-                if daily and str(daily).isdigit():
-                    self.reserve.observe(int(daily) - int(remaining), int(daily))
-            elif self.quota_remaining:                     # a search counts too: one call less
-                self.quota_remaining -= 1
+        figure = int(remaining) if remaining and str(remaining).isdigit() else None   # searches carry none
+        self.quota_remaining, fresh = self._daily.answered(seq, figure)
+        if fresh and figure is not None and daily and str(daily).isdigit():
+            self.reserve.observe(int(daily) - figure, int(daily))
         if status in accept or not 200 <= (status or 0) <= 299:
             body = _error_body(raw)
             if status in accept:
@@ -104,7 +114,10 @@ class HubSpotClient:
             code = body.get("policyName") or body.get("category")
             if status == 429 and code == "DAILY":
                 self.quota_remaining = 0
-            raise remote_error(HUBSPOT, what, status=status, code=code, message=str(body.get("message") or ""),
+            message = str(body.get("message") or "")
+            if code == "MISSING_SCOPES" and _scopes_named(body):
+                message = f"needs scope {', '.join(_scopes_named(body))}; {message}"
+            raise remote_error(HUBSPOT, what, status=status, code=code, message=message,
                                retry_after=_retry_after(headers))
         try:
             parsed = json.loads(raw or b"{}")

@@ -4,7 +4,9 @@ A ``HubSpotEmulator`` is a WSGI app (serve it with ``EmulatorServer``, over TLS)
 like the parts of HubSpot's public CRM v3 API syncd uses, faithful to the documented status
 codes, bodies and limits:
 
-* private-app bearer tokens (401 ``INVALID_AUTHENTICATION`` otherwise);
+* private-app bearer tokens (401 ``INVALID_AUTHENTICATION`` otherwise), each with its scopes
+  (all by default; 403 ``MISSING_SCOPES`` for a call that needs another) and the private-app
+  token introspection endpoint (``scopes``);
 * rate limits (``rate_limits``): burst window, daily limit, search per second;
 * contacts with numeric-string ids allocated in ascending order, string property values
   (``null`` when empty), per-property history, ``createdate``/``lastmodifieddate`` (``store``);
@@ -21,7 +23,7 @@ none of them locks: this class holds the lock around every request and control-A
 control API (``create_contact``, ``create_contacts``, ``update_contact``, ``get_contact``,
 ``contacts``, ``archive_contact``, ``merge_contacts``, ``restore_contact``, ``gdpr_delete_contact``,
 ``seed_contacts``, ``set_clock``, ``inject_fault``,
-``revoke_token``, ``reset``) is mirrored over HTTP by ``control``.
+``revoke_token``, ``set_token_scopes``, ``reset``) is mirrored over HTTP by ``control``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from werkzeug.wrappers import Request, Response
 
 from emulators.faults import FaultQueue
 from emulators.hubspot import merges
+from emulators.hubspot import scopes as scope_rules
 from emulators.hubspot.batch_api import ContactBatchApi
 from emulators.hubspot.contacts_api import ContactsApi
 from emulators.hubspot.control import HubSpotControl
@@ -90,6 +93,7 @@ class HubSpotEmulator(EmulatorApp):
         self._lock = threading.RLock()
         self._tokens: set[str] = set(access_tokens)
         self._revoked: set[str] = set()
+        self._scopes: dict[str, frozenset[str]] = {}     # a token's scopes when not all (scope_rules)
         self.limiter = RateLimiter(enabled=bool(rate_limits), burst_limit=burst_limit,
                                    burst_window_seconds=burst_window_seconds, daily_limit=daily_limit,
                                    search_limit_per_second=search_limit_per_second, search_in_burst=search_in_burst,
@@ -134,10 +138,12 @@ class HubSpotEmulator(EmulatorApp):
     def reset(self) -> None:
         """Forget contacts, custom properties, faults, rate-limit counters, revocations and the request log.
 
-        Tokens (constructor ones and those added with ``add_token``) stay valid; revoked ones work again."""
+        Tokens (constructor ones and those added with ``add_token``) stay valid, with all scopes; revoked ones
+        work again."""
         with self._lock:
             self._reset_state()
             self._revoked.clear()
+            self._scopes.clear()
             self.requests.clear()
 
     def set_clock(self, clock: Callable[[], dt.datetime] | None) -> None:
@@ -182,6 +188,20 @@ class HubSpotEmulator(EmulatorApp):
         with self._lock:
             self._tokens.add(token)
             self._revoked.discard(token)
+
+    def set_token_scopes(self, token: str, scopes: Iterable[str] | None) -> None:
+        """The scopes ``token`` carries from now on (None: all of them, the default)."""
+        with self._lock:
+            if scopes is None:
+                self._scopes.pop(token, None)
+            else:
+                self._scopes[token] = frozenset(scopes)
+
+    def token_scopes(self, token: str) -> frozenset[str] | None:
+        """A valid token's scopes; None for a token that is unknown or revoked."""
+        if token not in self._tokens or token in self._revoked:
+            return None
+        return self._scopes.get(token, scope_rules.ALL_SCOPES)
 
     def inject_fault(self, method: str | None, path_contains: str, status: int, body: Any = None,
                      times: int = 1, headers: dict[str, str] | None = None, after: int = 0) -> None:
@@ -304,10 +324,19 @@ class HubSpotEmulator(EmulatorApp):
                 fault = self._fault_response(request)
                 if fault is not None:
                     return fault
+                if request.path.rstrip("/") == scope_rules.TOKEN_INFO_PATH and request.method == "POST":
+                    key = (request.get_json(silent=True) or {}).get("tokenKey")
+                    key = key if isinstance(key, str) else None
+                    return scope_rules.token_info(key, self.token_scopes(key or ""), hub_id=self.portal_id,
+                                                  app_id=self.app_id)
                 auth = request.headers.get("Authorization", "")
                 token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-                if token not in self._tokens or token in self._revoked:
+                granted = self.token_scopes(token)
+                if granted is None:
                     return error_response(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
+                needed = scope_rules.required_scope(request.method, request.path)
+                if needed is not None and needed not in granted:
+                    return scope_rules.missing_scopes(needed)
                 is_search = request.method == "POST" and re.fullmatch(_OBJ + r"/search/?", request.path) is not None
                 limited = self.limiter.check(token, is_search, self.now().date())
                 if limited is not None:

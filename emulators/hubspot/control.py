@@ -22,6 +22,8 @@ the benchmark, which runs the emulators in another process.
 ``GET|POST /clock``                         read; ``{"now": iso}`` freezes, ``{"advance_seconds": n}``,
                                             ``{"real": true}``
 ``POST /tokens``, ``POST /tokens/revoke``   ``{"token": ..}``
+``POST /tokens/scopes``                     ``{"token": .., "scopes": [..]}``: the scopes it carries from now
+                                            on (``null``: all, the default)
 ``GET|DELETE /requests``                    the request log (``{"results": [{method, path, status}]}``)
 ``POST /config``                            any of ``search_lag_seconds``, ``rate_limits``, ``burst_limit``,
                                             ``burst_window_seconds``, ``daily_limit``,
@@ -83,6 +85,7 @@ class PythonControlApi(Protocol):
     def set_clock(self, clock: Callable[[], dt.datetime] | None) -> None: ...
     def add_token(self, token: str) -> None: ...
     def revoke_token(self, token: str) -> None: ...
+    def set_token_scopes(self, token: str, scopes: Iterable[str] | None) -> None: ...
     def configure(self, values: dict[str, Any]) -> dict[str, Any]: ...
 
 
@@ -160,6 +163,10 @@ class HubSpotControl:
             if path == "/tokens/revoke" and method == "POST":
                 app.revoke_token(str(body["token"]))
                 return json_response(200, {"status": "revoked"})
+            if path == "/tokens/scopes" and method == "POST":
+                scopes = body.get("scopes")
+                app.set_token_scopes(str(body["token"]), None if scopes is None else [str(s) for s in scopes])
+                return json_response(200, {"status": "set"})
             if path == "/tokens" and method == "POST":
                 app.add_token(str(body["token"]))
                 return json_response(201, {"status": "added"})

@@ -18,8 +18,10 @@ import click
 
 from syncd.app.logs import SCRUBBER
 from syncd.cli.agreement import agreement
+from syncd.cli.backfill import backfill
 from syncd.cli.common import Exit
 from syncd.cli.demo import demo
+from syncd.cli.doctor import doctor
 from syncd.cli.mapping import mapping
 from syncd.cli.preview import preview
 from syncd.cli.rejected import rejected
@@ -41,10 +43,11 @@ def cli() -> None:
     Start here:   syncd demo
     Sync now:     syncd run --once
     Check a map:  syncd mapping validate mappings/hubspot-to-salesforce.yaml
+    Before the service: syncd doctor
     """
 
 
-for command in (run, mapping, status, report, agreement, setup, demo, rejected, preview):
+for command in (run, mapping, status, report, agreement, setup, demo, rejected, preview, backfill, doctor):
     cli.add_command(command)
 
 

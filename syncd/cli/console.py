@@ -61,6 +61,13 @@ class RunProgress:
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
+    def pause(self) -> None:
+        """Off the screen while something else prints or asks (`syncd backfill`'s estimate)."""
+        self._progress.stop()
+
+    def resume(self) -> None:
+        self._progress.start()
+
     def started(self, total: int | None) -> None:
         self._progress.update(self._read, total=total)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import click
 import structlog
 
 from state.lease import holding
-from state.rejections import LEGS, RejectedRecord, clear_rejections, rejected_records
+from state.rejections import LEGS, RejectedRecord, clear_rejections, field_of, rejected_records
 from state.store import StateStore
 from syncd import app
 from syncd.app.connectors import Connectors
@@ -35,21 +34,6 @@ log = structlog.get_logger("syncd.rejected")
 
 COLUMNS = ("leg", "hubspot_id", "name", "email", "field", "code", "message", "retryable", "attempts",
            "first_seen_at", "last_seen_at")
-_NAMED = re.compile(r"\((?:fields|property): ([^)]*)\)\s*$")          # Salesforce's fields, HubSpot's property
-_PREFIXED = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(?: \(from [^)]*\))?: ")   # the mapping's "Field: why"
-
-
-def field_of(record: RejectedRecord) -> str | None:
-    """The field (or property) the remote error or the mapping named, when it named one."""
-    named = _NAMED.search(record.message)
-    if named:
-        return named.group(1).strip()
-    if record.code.startswith("SYNCD_") or record.code == "INVALID_VALUE":
-        prefixed = _PREFIXED.match(record.message)
-        return prefixed.group(1) if prefixed else None
-    return None
-
-
 def _legs(leg: str) -> tuple[str, ...]:
     return tuple(LEGS) if leg == "all" else (leg,)
 

@@ -270,6 +270,17 @@ class LoggingSettings(_Section):
 class MetricsSettings(_Section):
     listen: str | None = Field(None, description='Prometheus endpoint, e.g. "127.0.0.1:9464"; '
                                                  "null turns metrics off.")
+    status_page: bool = Field(True, description="Serve the read-only status page at / on the same "
+                                                "address (false: metrics and health checks only).")
+    status_token: SecretStr | None = Field(
+        None, description="Token the status page asks for (Authorization: Bearer, or ?token=); "
+                          "required when listen is not a loopback address (secret).")
+    status_token_file: Path | None = Field(None, description="File holding the status page's token.")
+
+    @field_validator("status_token")
+    @classmethod
+    def _token_one_line(cls, value: SecretStr | None) -> SecretStr | None:
+        return checks.secret_text(value)
 
     @field_validator("listen")
     @classmethod
@@ -353,7 +364,8 @@ class Settings(BaseSettings):
         """Every secret string, so logging can scrub them from messages."""
         auth = self.salesforce.auth
         secrets = [s.get_secret_value() for s in (
-            self.hubspot.access_token, auth.client_secret, auth.private_key) if s is not None]
+            self.hubspot.access_token, auth.client_secret, auth.private_key, self.metrics.status_token)
+            if s is not None]
         password = urlsplit(self.state.database_url.get_secret_value()).password
         if password:
             secrets += [password, unquote(password)]      # as written and as sent

@@ -1,4 +1,4 @@
-"""The four secrets, where each may come from, and which ones a command needs.
+"""The five secrets, where each may come from, and which ones a command needs.
 
 For each secret ``x``: env ``x`` > env ``x_FILE`` > YAML ``x`` > YAML ``x_file`` >
 ``$CREDENTIALS_DIRECTORY/<section>_<x>`` (systemd ``LoadCredential=``). Each layer hands over
@@ -53,6 +53,7 @@ SECRETS = (
                "client_credentials"),
     SecretSpec(("salesforce", "auth"), "private_key", "salesforce_private_key", "jwt_bearer"),
     SecretSpec(("state",), "database_url", "state_database_url"),
+    SecretSpec(("metrics",), "status_token", "metrics_status_token"),
 )
 
 

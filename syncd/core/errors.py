@@ -160,6 +160,16 @@ class MappingRefused(RequestRejected):
     who_acts = WhoActs.CONFIG
 
 
+class PermissionMissing(RequestRejected):
+    """The remote system refused because syncd's user lacks a scope or a permission (HubSpot's
+    ``MISSING_SCOPES``, Salesforce's ``INSUFFICIENT_ACCESS``, the API switched off for the user):
+    the fix is in the setup (the private app's scopes, the integration user's permission set), not
+    in waiting, so the exit code is the config one (4)."""
+
+    exit_code = ExitCode.CONFIG_ERROR
+    who_acts = WhoActs.CONFIG
+
+
 class LockHeld(SyncdError):
     """Another syncer is running this pipeline."""
 

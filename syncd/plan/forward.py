@@ -67,6 +67,9 @@ class ForwardFacts:
     # Rejected contacts an admin asked to re-send now (`syncd rejected retry`): whatever the fix
     # was (in Salesforce, say), they are written even when their payload is the one refused.
     resend: frozenset[str] = frozenset()
+    # Contacts planned even when their payload is the one last accepted: `syncd backfill` compares
+    # the planned write with what Salesforce holds now itself (Sales may have changed it since).
+    refresh: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -216,7 +219,7 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping,
         elif link is not None and link.lead_id:
             # By Id, carrying the external id: a Lead deleted in Salesforce is refused, never re-created.
             write = replace(write, kind="lead_update", target_id=link.lead_id)
-        if link is not None and link.payload_hash == write.payload_hash:
+        if link is not None and link.payload_hash == write.payload_hash and contact.id not in facts.refresh:
             result.unchanged.append(contact.id)
             if previous is not None:
                 result.resolved.append(contact.id)

@@ -53,10 +53,11 @@ class ForwardLeg:
     def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore,
                  pipeline: str, should_stop: Callable[[], bool] | None = None,
                  archived_scan_every: dt.timedelta = dt.timedelta(hours=1), resend: Iterable[str] = (),
-                 agreement: Agreement | None = None) -> None:
+                 refresh: Iterable[str] = (), agreement: Agreement | None = None) -> None:
         self.mapping = mapping
         self.agreement = agreement           # records the definition parts each new lead meets
         self.resend = frozenset(resend)      # rejected contacts an admin re-sends (`syncd rejected retry`)
+        self.refresh = frozenset(refresh)    # planned even when unchanged (`syncd backfill` compares)
         self.should_stop = should_stop       # also asked while templates render
         self.source = source
         self.sink = sink
@@ -131,7 +132,7 @@ class ForwardLeg:
             # a contact listed by the search but gone by the time it was read is left for the next run
             contacts = [read.get(c.id, c) for c in contacts if c.complete or c.id in read or c.id not in to_read]
         existing = lookup.result() if lookup is not None else []
-        plan = planner.plan(contacts, ForwardFacts(links, rejections, existing, self.resend), self.mapping,
+        plan = planner.plan(contacts, ForwardFacts(links, rejections, existing, self.resend, self.refresh), self.mapping,
                             stop=self.should_stop, agreement=self.agreement)
         if plan.stopped:
             moving = Moving()

@@ -14,7 +14,8 @@ One module per concern; ``daemon`` composes them:
 - ``reload``: SIGHUP loads and validates config and mapping; only a fully valid set replaces the
   running one (``service.reloaded``), otherwise ``service.reload_failed`` and no change.
 - ``health``: liveness and readiness (``/healthz``, ``/readyz``, systemd's watchdog), served with
-  the Prometheus metrics (``metrics``) by ``endpoint``.
+  the Prometheus metrics (``metrics``) and the status page (``status_page``: runs, rejected
+  records, the closed loop by source, the agreement's month, from state) by ``endpoint``.
 - ``progress``: whether the cycle in flight moves (pages read, batches written, API requests
   sent) within the stall bound; a stalled cycle stops the watchdog pings, so systemd restarts it.
 - ``connections``: the connectors the cycles share, replaced after a reload and closed once no

@@ -43,6 +43,7 @@ from syncd.service.progress import CycleProgress, stall_bound
 from syncd.service.schedule import (UTC, CycleSchedule, at, describe_schedule, iso, make_trigger,
                                     quiet_scheduler_logs)
 from syncd.service.signals import ServiceSignals, exit_now, signal_name
+from syncd.service.status_page import Agreement, StatusPage, no_agreement
 
 log = structlog.get_logger("syncd.service")
 
@@ -75,7 +76,8 @@ class Service:
                  config_path: Path | None = None, notifier: Notifier | None = None,
                  metrics: Metrics | None = None, cycle: CycleRunner = run_cycle,
                  load: Callable[[Path | None], app.Loaded] = app.load,
-                 clock: Callable[[], dt.datetime] = utcnow, build_connectors: Build = Connectors.build) -> None:
+                 clock: Callable[[], dt.datetime] = utcnow, build_connectors: Build = Connectors.build,
+                 agreement: Agreement = no_agreement) -> None:
         self.loaded = loaded
         self.store = store
         self.lease = lease
@@ -94,6 +96,7 @@ class Service:
         self.watchdog = Watchdog(self.notifier, self.health.alive)
         self.held_lease = HeldLease(lease, self.metrics)
         self.endpoint: HealthServer | None = None
+        self.agreement = agreement                   # the status page's month (issue #10)
         self._idle = threading.Event()               # no cycle running
         self._idle.set()
         self._cycle_running = False
@@ -123,7 +126,7 @@ class Service:
         if restored is not None:
             self.metrics.last_success.set(restored.timestamp())
         self.endpoint = start_endpoint(self.settings, self.metrics, live=self.health.liveness,
-                                       ready=self.health.readiness)
+                                       ready=self.health.readiness, page=self._status_page())
         self.held_lease.keep()
         schedule = self.settings.schedule
         # An interval schedule runs a cycle at start-up; cron waits for its first matching time.
@@ -138,6 +141,14 @@ class Service:
         self.notifier.ready(status=f"started; {describe_schedule(schedule)}; next cycle {at(first)}")
         self._main_loop()
         return self._shutdown()
+
+    def _status_page(self) -> StatusPage | None:
+        """The page at / on the endpoint (metrics.status_page); its token and address need a restart."""
+        metrics = self.settings.metrics
+        if not metrics.status_page:
+            return None
+        token = metrics.status_token.get_secret_value() if metrics.status_token else None
+        return StatusPage(self.store, self.settings.sync.pipeline, agreement=self.agreement, token=token)
 
     def _main_loop(self) -> None:
         while not self.stopping():
@@ -279,8 +290,9 @@ def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
               exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
-def serve(config_path: Path | None) -> int:
-    """`syncd run` without --once. Returns the exit code; raises ConfigError (4) or LockHeld (6)."""
+def serve(config_path: Path | None, *, agreement: Agreement = no_agreement) -> int:
+    """`syncd run` without --once. Returns the exit code; raises ConfigError (4) or LockHeld (6).
+    ``agreement`` gives the status page the agreement's month (issue #10)."""
     loaded = app.load(config_path)
     settings = loaded.settings
     configure_logging(settings.logging.format, settings.logging.level, settings.secret_values())
@@ -295,7 +307,7 @@ def serve(config_path: Path | None) -> int:
         log.error("service.lock_held", error=str(exc), pipeline=settings.sync.pipeline)
         store.close()
         raise
-    service = Service(loaded, store, lease, config_path=config_path or settings.config_path)
+    service = Service(loaded, store, lease, config_path=config_path or settings.config_path, agreement=agreement)
     try:
         return service.run()
     except BaseException:

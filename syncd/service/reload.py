@@ -54,7 +54,8 @@ def prepare(old: app.Loaded, new: app.Loaded, make_trigger: Callable[[ScheduleSe
     changed = [name for name in SECTIONS if getattr(old.settings, name) != getattr(new.settings, name)]
     if old.mapping != new.mapping and "mapping" not in changed:
         changed.append("mapping")
-    restart_needed = ["metrics.listen"] if new.settings.metrics.listen != old.settings.metrics.listen else []
+    restart_needed = [f"metrics.{key}" for key in ("listen", "status_page", "status_token")
+                      if getattr(new.settings.metrics, key) != getattr(old.settings.metrics, key)]
     return Reload(new, trigger, changed, restart_needed)
 
 

@@ -176,6 +176,28 @@ def test_missing_or_unknown_or_revoked_token_gets_documented_401_body(hs: HsRig)
     assert exc.value.status == 401
 
 
+def test_a_token_without_a_scope_gets_the_documented_403_and_the_token_info_endpoint_lists_its_scopes(
+        hs: HsRig) -> None:
+    info = hs.http("POST", "/oauth/v2/private-apps/get/access-token-info", {"tokenKey": TOKEN}, token=None)
+    assert info.status_code == 200 and "crm.objects.contacts.write" in info.json()["scopes"]
+    assert set(info.json()) == {"userId", "hubId", "appId", "scopes"}
+    assert hs.http("POST", "/__emulator/tokens/scopes", {"token": TOKEN, "scopes": [
+        "crm.objects.contacts.read", "crm.schemas.contacts.read"]}, token=None).status_code == 200
+    assert hs.http("POST", "/crm/v3/objects/contacts/search", {}).status_code == 200
+    assert hs.http("GET", "/crm/v3/properties/contacts").status_code == 200
+    refused = hs.http("POST", "/crm/v3/objects/contacts/batch/update", {"inputs": []})
+    body = refused.json()
+    assert refused.status_code == 403 and body["category"] == "MISSING_SCOPES"
+    assert body["message"].startswith("This app hasn't been granted all required scopes")
+    assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.contacts.write"]
+    listed = hs.http("POST", "/oauth/v2/private-apps/get/access-token-info", {"tokenKey": TOKEN}).json()
+    assert listed["scopes"] == ["crm.objects.contacts.read", "crm.schemas.contacts.read"]
+    unknown = hs.http("POST", "/oauth/v2/private-apps/get/access-token-info", {"tokenKey": "pat-nope"}, token=None)
+    assert unknown.status_code == 401 and unknown.json()["category"] == "INVALID_AUTHENTICATION"
+    hs.emulator.reset()
+    assert hs.http("POST", "/crm/v3/objects/contacts/batch/update", {"inputs": []}).status_code != 403
+
+
 # ----------------------------------------------------------------------------- search operators
 
 
