@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Table, case, func, inspect
+from sqlalchemy import Table, bindparam, case, func, inspect, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
@@ -240,6 +240,13 @@ class StateStore:
             "former_lead_id": func.coalesce(new.former_lead_id, old.former_lead_id),
             "lead_unmarked": func.coalesce(new.lead_unmarked, old.lead_unmarked),
         })
+        # The definition parts met at hand-over (the agreement): written once, never overwritten.
+        parts = [{"p": pipeline, "h": link.hubspot_id, "parts": link.agreement_parts}
+                 for link in links if link.agreement_parts is not None]
+        if parts:
+            connection.execute(update(LinkRow.__table__).where(
+                old.pipeline == bindparam("p"), old.hubspot_id == bindparam("h"),
+                old.agreement_parts.is_(None)).values(agreement_parts=bindparam("parts")), parts)
 
     @staticmethod
     def write_rejections(connection: Connection, table: Table, pipeline: str, rejections: Sequence[Rejection],

@@ -611,7 +611,7 @@ def test_json_schema_describes_the_file() -> None:
     schema = settings_json_schema()
     json.dumps(schema)
     assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"mapping", "hubspot", "salesforce", "tls", "state",
+    assert set(schema["properties"]) == {"mapping", "agreement", "hubspot", "salesforce", "tls", "state",
                                          "sync", "schedule", "logging", "metrics"}
     assert "config_path" not in json.dumps(schema)
     hubspot = schema["$defs"]["HubSpotSettings"]

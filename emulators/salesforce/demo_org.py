@@ -1,5 +1,6 @@
 """The demo org: Lead, Contact, Account, Opportunity and User with the fields syncd's mapping
-uses, and what Sales does to them (Task, Event, LeadHistory: ``activities``), as data (``demo_schema()`` returns a fresh copy for each emulator)."""
+uses, and what Sales does to them (Task, Event, LeadHistory: ``activities``; the agreement's alerts
+create Tasks), as data (``demo_schema()`` returns a fresh copy for each emulator)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def _marketing_fields(contact: bool) -> list[FieldDef]:
 
 
 def demo_schema() -> Schema:
-    """A fresh copy of the demo org's schema (Lead, Contact, Account, Opportunity, User)."""
+    """A fresh copy of the demo org's schema (Lead, Contact, Account, Opportunity, User, Task, Event, …)."""
     ro = dict(createable=False, updateable=False)
 
     lead = SObjectDef("Lead", KEY_PREFIXES["Lead"], "Lead")

@@ -1,7 +1,7 @@
 """The composition root: reads the configuration, builds the connectors and the state store, and
 hands them to the leg runner as ports (the runner never imports a concrete connector).
 
-- ``load``: settings and mapping, fully validated before anything touches the network;
+- ``load``: settings, mapping and agreement, fully validated before anything touches the network;
 - ``open_store``: the state database, migrated (``open_store_for_reading``: read-only if need be);
 - ``syncd.app.connectors``: both systems' clients, their limiters and retry policy;
 - ``syncd.app.cycle``: one sync cycle (forward, then back), as `run --once`, the service and the
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from state.store import StateStore
+from syncd.agreement import Agreement, load_agreement
 from syncd.config import Settings, load_settings, require_config
 from syncd.core.errors import StateUnavailable
 from syncd.mapping import Mapping, load_mapping
@@ -24,13 +25,15 @@ from syncd.mapping import Mapping, load_mapping
 class Loaded:
     settings: Settings
     mapping: Mapping
+    agreement: Agreement | None = None    # the Sales–Marketing agreement, when configured
 
 
 def load(config: Path | None, *, require_credentials: bool = True, env: dict[str, str] | None = None) -> Loaded:
-    """Settings and mapping, fully validated before anything touches the network."""
+    """Settings, mapping and agreement (when configured), fully validated before anything touches the network."""
     environ = dict(os.environ if env is None else env)
     settings = load_settings(require_config(config, environ), environ, require_credentials=require_credentials)
-    return Loaded(settings, load_mapping(settings.mapping))
+    agreement = load_agreement(settings.agreement) if settings.agreement is not None else None
+    return Loaded(settings, load_mapping(settings.mapping), agreement)
 
 
 def load_settings_only(config: Path | None, *, env: dict[str, str] | None = None) -> Settings:

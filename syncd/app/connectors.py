@@ -24,6 +24,7 @@ from connectors.salesforce import (
     SalesforceLeads,
     SalesforceOutcomes,
 )
+from connectors.salesforce.tasks import SalesforceTasks
 from connectors.trust import trust_bundle
 from syncd.config import Settings
 from syncd.core.errors import ConfigError, Problem
@@ -77,6 +78,7 @@ class Connectors:
     outcomes: SalesforceOutcomes = field(init=False)
     activities: SalesforceActivities = field(init=False)   # what Sales did (the agreement's tracking)
     metadata: Metadata = field(init=False)       # describe and properties, cached: the mapping check
+    tasks: SalesforceTasks = field(init=False)      # the agreement's alert Tasks
 
     def __post_init__(self) -> None:
         self.contacts = HubSpotContacts(self.hubspot)
@@ -84,6 +86,7 @@ class Connectors:
         self.outcomes = SalesforceOutcomes(self.salesforce)
         self.activities = SalesforceActivities(self.salesforce)
         self.metadata = Metadata(self.salesforce, self.hubspot)
+        self.tasks = SalesforceTasks(self.salesforce)
 
     @classmethod
     def build(cls, loaded) -> Connectors:  # noqa: ANN001 - syncd.app.Loaded

@@ -1,27 +1,34 @@
 """One sync cycle, as `syncd run --once`, the service and the demo all run it.
 
 Forward (HubSpot -> Salesforce) first, then back (Salesforce outcomes -> HubSpot) when the mapping
-has a `feedback` section, then the agreement's tracking step (what Sales did, into state) when it is
-switched on. Each leg commits its own state; a failure in one is reported with the
+has a `feedback` section, then, when an agreement is configured, its tracking step (what Sales
+did, into state: ``syncd.run.activities``) and its alerts (``syncd.run.agreement``). Each leg
+commits its own state; a failure in one is reported with the
 other's result intact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
+
+import structlog
 
 from state.store import StateStore
 from syncd.app import Loaded
+from syncd.app.agreement import run_alerts
 from syncd.app.connectors import Connectors
 from syncd.app.mapping_check import before_writing
-from syncd.core.errors import ConfigError, StateUnavailable
-from syncd.core.ports import NoProgress, Progress
+from syncd.core.errors import ConfigError, RemoteError, StateUnavailable
+from syncd.core.ports import ActivityQuery, NoProgress, Progress
 from syncd.run.activities import TrackingStep
 from syncd.run.back import BackLeg
 from syncd.run.forward import ForwardLeg
 from syncd.run.leg import LegRunner
 from syncd.run.result import ActivitiesResult, CycleResult, RunResult
+
+log = structlog.get_logger("syncd.agreement")
 
 
 def runner(loaded: Loaded, store: StateStore, connectors: Connectors, progress: Progress | None = None) -> LegRunner:
@@ -41,7 +48,7 @@ def run_forward(loaded: Loaded, store: StateStore, connectors: Connectors, *, dr
         watcher.working()
         return should_stop() if should_stop is not None else False
 
-    leg = ForwardLeg(mapping=loaded.mapping, source=connectors.contacts, sink=connectors.leads, store=store,
+    leg = ForwardLeg(mapping=loaded.mapping, agreement=loaded.agreement, source=connectors.contacts, sink=connectors.leads, store=store,
                      pipeline=loaded.settings.sync.pipeline, should_stop=stop_or_work,
                      archived_scan_every=dt.timedelta(minutes=loaded.settings.sync.archived_scan_minutes))
     try:
@@ -61,14 +68,27 @@ def run_back(loaded: Loaded, store: StateStore, connectors: Connectors, *, dry_r
 def run_activities(loaded: Loaded, store: StateStore, connectors: Connectors) -> ActivitiesResult:
     """What Sales did to the handed-over Leads, into state (``syncd.run.activities``)."""
     settings = loaded.settings
+    query = loaded.agreement.activity_query() if loaded.agreement is not None else ActivityQuery()
     return TrackingStep(source=connectors.activities, leads=connectors.leads, store=store,
                         pipeline=settings.sync.pipeline, lookback=dt.timedelta(minutes=settings.sync.lookback_minutes),
-                        calls=connectors.calls).run()
+                        calls=connectors.calls, query=query).run()
+
+
+def _alerts(loaded: Loaded, store: StateStore, connectors: Connectors,
+            clock: Callable[[], dt.datetime] | None) -> Counter:
+    """The agreement's alerts after both legs; a remote failure here leaves the legs' results
+    alone (the alerts not recorded are tried again next cycle)."""
+    try:
+        return run_alerts(loaded, store, connectors, clock() if clock else None).raised
+    except RemoteError as exc:
+        log.warning("agreement.alerts_failed", error=str(exc), code=getattr(exc, "code", None))
+        return Counter()
 
 
 def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full: bool = False,
               progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-              connectors: Connectors | None = None) -> CycleResult:
+              connectors: Connectors | None = None,
+              agreement_clock: Callable[[], dt.datetime] | None = None) -> CycleResult:
     # One pair of connectors for both legs (and, in the service, for every cycle): one login.
     own = connectors is None
     connectors = connectors or Connectors.build(loaded)
@@ -87,14 +107,18 @@ def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full:
         if loaded.mapping.feedback is not None and not state_failed and not mapping_refused \
                 and not (should_stop is not None and should_stop()):
             back = run_back(loaded, store, connectors, dry_run=dry_run, full=full, should_stop=should_stop)
-        activities = None
+        activities, alerts = None, Counter()
         state_failed = state_failed or (back is not None and isinstance(back.error, StateUnavailable))
-        # The tracking step: switched on by `sync.track_activities` until the agreement file exists
-        # (then: whenever the config has an agreement). It writes only state: not in a dry run.
-        if loaded.settings.sync.track_activities and not dry_run and not state_failed \
-                and not (should_stop is not None and should_stop()):
+        # The agreement (or, without one, `sync.track_activities`): what Sales did, into state, then
+        # the alerts on it. Both write state (the alerts also Tasks): not in a dry run.
+        tracking = loaded.agreement is not None or loaded.settings.sync.track_activities
+        if tracking and not dry_run and not state_failed and not (should_stop is not None and should_stop()):
             activities = run_activities(loaded, store, connectors)
-        return CycleResult(forward, back, activities)
+            state_failed = isinstance(activities.error, StateUnavailable)
+        if loaded.agreement is not None and not dry_run and not state_failed \
+                and not (should_stop is not None and should_stop()):
+            alerts = _alerts(loaded, store, connectors, agreement_clock)
+        return CycleResult(forward, back, activities, loaded.settings.sync.pipeline, alerts)
     finally:
         if own:
             connectors.close()

@@ -30,7 +30,7 @@ def retry_rejected(loaded: Loaded, store: StateStore, connectors: Connectors, le
         back = BackLeg(mapping=loaded.mapping, source=connectors.outcomes, sink=connectors.contacts, store=store,
                        pipeline=pipeline, dry_run=dry_run, resend=ids)
         return runner(loaded, store, connectors).run(back, dry_run=dry_run, should_stop=should_stop, only=ids)
-    forward = ForwardLeg(mapping=loaded.mapping, source=connectors.contacts, sink=connectors.leads, store=store,
+    forward = ForwardLeg(mapping=loaded.mapping, agreement=loaded.agreement, source=connectors.contacts, sink=connectors.leads, store=store,
                          pipeline=pipeline, should_stop=should_stop, resend=ids,
                          archived_scan_every=dt.timedelta(minutes=loaded.settings.sync.archived_scan_minutes))
     try:

@@ -17,6 +17,7 @@ import traceback
 import click
 
 from syncd.app.logs import SCRUBBER
+from syncd.cli.agreement import agreement
 from syncd.cli.backfill import backfill
 from syncd.cli.common import Exit
 from syncd.cli.demo import demo
@@ -46,7 +47,7 @@ def cli() -> None:
     """
 
 
-for command in (run, mapping, status, report, setup, demo, rejected, preview, backfill, doctor):
+for command in (run, mapping, status, report, agreement, setup, demo, rejected, preview, backfill, doctor):
     cli.add_command(command)
 
 

@@ -331,6 +331,8 @@ class Settings(BaseSettings):
 
     mapping: Path = Field(default_factory=default_mapping_path,
                           description="Mapping file; default: the one bundled with syncd.")
+    agreement: Path | None = Field(None, description="Sales–Marketing agreement file (issue #10); "
+                                                     "none: no agreement features.")
     hubspot: HubSpotSettings = _subsection()
     salesforce: SalesforceSettings = _subsection()
     tls: TlsSettings = _subsection()
@@ -353,6 +355,11 @@ class Settings(BaseSettings):
     @classmethod
     def _mapping_exists(cls, value: Path) -> Path:
         return checks.existing_file(value, "mapping file")   # only for a configured mapping
+
+    @field_validator("agreement")
+    @classmethod
+    def _agreement_exists(cls, value: Path | None) -> Path | None:
+        return None if value is None else checks.existing_file(value, "agreement file")
 
     @property
     def config_path(self) -> Path | None:

@@ -197,6 +197,31 @@ class ActivitySource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TaskWrite:
+    """A Task to create in Salesforce for a Lead's owner (the agreement's alerts)."""
+
+    who_id: str                                          # the Lead
+    subject: str                                         # with the Lead, what finds it again after a crash
+    owner_id: str | None = None                          # None: Salesforce's default (the integration user)
+    description: str | None = None
+    activity_date: str | None = None                     # YYYY-MM-DD: due
+
+
+class TaskSink(Protocol):
+    """Where the agreement's alert Tasks go (Salesforce)."""
+
+    system: str
+
+    def find_tasks(self, who_ids: Sequence[str], subjects: Sequence[str]) -> dict[tuple[str, str], str]:
+        """Tasks on these Leads with one of these subjects: (WhoId, Subject) -> Task Id."""
+        ...
+
+    def create_tasks(self, tasks: Sequence[TaskWrite]) -> list[WriteResult]:
+        """Create the Tasks (200 a call); one answer per Task, in order; a refusal is an answer."""
+        ...
+
+
 class Progress(Protocol):
     """What a person watching a run sees move (the CLI's progress bar)."""
 

@@ -70,6 +70,7 @@ class Link:
     moved: str | None = None            # deleted (unlinked: lead_id None) | held (merged into another's Lead)
     former_lead_id: str | None = None   # the Lead this link pointed at before it moved
     unmarked: bool | None = None        # the Lead lacks our external id (read back by Id); None: unknown
+    agreement_parts: dict[str, bool] | None = None   # definition parts met at hand-over (None: not judged)
 
     def unchanged_since(self, contact: Contact, mapping_fingerprint: str) -> bool:
         """True when rendering ``contact`` again cannot give another payload: nothing in the

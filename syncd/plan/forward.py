@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from syncd.agreement.model import Agreement
+from syncd.agreement.parts import parts_met
 from syncd.core.digest import digest
 from syncd.core.records import Contact, ExistingLead, LeadWrite, Link, Move, Rejection, WriteResult
 from syncd.mapping.model import Mapping as LeadMapping
@@ -49,6 +51,7 @@ class Write:
     former_lead_id: str | None = None   # the Lead this write follows away from (deleted or merged)
     move: str | None = None             # merged | recreated: the event to log once Salesforce accepts it
     replaces: str | None = None         # takes over this merged-away contact's Lead (itself: relinks it)
+    agreement_parts: dict[str, bool] | None = None   # a first hand-over: the definition parts it meets
 
     def lead_write(self) -> LeadWrite:
         return LeadWrite(self.kind, self.fields, self.target_id)
@@ -158,10 +161,11 @@ def _target(write: Write, lead: ExistingLead, mapping: LeadMapping, plan: Forwar
 
 
 def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping, *,
-         stop: Callable[[], bool] | None = None) -> ForwardPlan:
+         stop: Callable[[], bool] | None = None, agreement: Agreement | None = None) -> ForwardPlan:
     """What to write for these contacts, given what state says was written before. ``stop`` is
     asked while templates render (a runaway one must not hold up a stop): once it says so, the
-    plan is empty and ``stopped``; the runner, asked the same, writes no page after a stop."""
+    plan is empty and ``stopped``; the runner, asked the same, writes no page after a stop. With an
+    ``agreement``, a contact handed over for the first time carries the definition parts it meets."""
     result = ForwardPlan()
     matches = _by_email(facts.existing)
     fingerprint = mapping.fingerprint
@@ -195,6 +199,8 @@ def plan(contacts: Iterable[Contact], facts: ForwardFacts, mapping: LeadMapping,
                       lead_id=link.lead_id if link else None, attribution=attribution(contact, mapping),
                       source_modified=contact.properties.get("lastmodifieddate"), mapping_fp=fingerprint[:16],
                       unmarked=link.unmarked if link else None)
+        if link is None and agreement is not None:
+            write = replace(write, agreement_parts=parts_met(contact, agreement))
         if link is not None and link.moved == lead_moves.HELD_STATE:
             result.held.append(contact.id)
             continue
@@ -273,7 +279,8 @@ def confirm(writes: Sequence[Write], results: Sequence[WriteResult]) -> ForwardC
                                      payload_hash=write.payload_hash, attribution=write.attribution,
                                      source_modified=write.source_modified, mapping_fingerprint=write.mapping_fp,
                                      former_lead_id=write.former_lead_id,
-                                     unmarked=write.unmarked if converted else False))
+                                     unmarked=write.unmarked if converted else False,
+                                     agreement_parts=write.agreement_parts))
             if write.move is not None:
                 name = lead_moves.MERGED if write.move == "merged" else lead_moves.RECREATED
                 commit.events.append(lead_moves.Event(name, {"hubspot_id": write.hubspot_id,

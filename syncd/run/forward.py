@@ -25,6 +25,7 @@ from state.store import StateStore
 from syncd.core.ports import ContactQuery, ContactSource, LeadSink, Page
 from syncd.core.records import Contact, ExistingLead
 from syncd.core.window import CONTACTS_CURSOR, Window
+from syncd.agreement.model import Agreement
 from syncd.mapping.model import Mapping
 from syncd.plan import forward as planner
 from syncd.plan.forward import ForwardCommit, ForwardFacts, Write
@@ -52,8 +53,9 @@ class ForwardLeg:
     def __init__(self, *, mapping: Mapping, source: ContactSource, sink: LeadSink, store: StateStore,
                  pipeline: str, should_stop: Callable[[], bool] | None = None,
                  archived_scan_every: dt.timedelta = dt.timedelta(hours=1), resend: Iterable[str] = (),
-                 refresh: Iterable[str] = ()) -> None:
+                 refresh: Iterable[str] = (), agreement: Agreement | None = None) -> None:
         self.mapping = mapping
+        self.agreement = agreement           # records the definition parts each new lead meets
         self.resend = frozenset(resend)      # rejected contacts an admin re-sends (`syncd rejected retry`)
         self.refresh = frozenset(refresh)    # planned even when unchanged (`syncd backfill` compares)
         self.should_stop = should_stop       # also asked while templates render
@@ -62,7 +64,8 @@ class ForwardLeg:
         self.store = store
         self.pipeline = pipeline
         self.fingerprint = mapping.fingerprint
-        self.properties = tuple(mapping.properties_to_read())
+        self.properties = tuple(dict.fromkeys([*mapping.properties_to_read(),
+                                               *(agreement.properties() if agreement else ())]))
         self.history = tuple(mapping.history_properties())
         self.external_id_field = mapping.salesforce.external_id_field
         self._lookups = ThreadPoolExecutor(2, thread_name_prefix="forward-lookup")
@@ -130,7 +133,7 @@ class ForwardLeg:
             contacts = [read.get(c.id, c) for c in contacts if c.complete or c.id in read or c.id not in to_read]
         existing = lookup.result() if lookup is not None else []
         plan = planner.plan(contacts, ForwardFacts(links, rejections, existing, self.resend, self.refresh), self.mapping,
-                            stop=self.should_stop)
+                            stop=self.should_stop, agreement=self.agreement)
         if plan.stopped:
             moving = Moving()
         restored = moving.restored_now()

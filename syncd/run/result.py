@@ -86,6 +86,8 @@ class CycleResult:
     forward: RunResult
     back: RunResult | None = None
     activities: ActivitiesResult | None = None    # the agreement's tracking step, when switched on
+    pipeline: str | None = None
+    agreement_alerts: Counter = field(default_factory=Counter)    # the agreement's alerts raised, by state
 
     @property
     def results(self) -> list[RunResult]:

@@ -12,6 +12,7 @@
 | ``syncd_next_cycle_timestamp_seconds`` | gauge | Unix time of the next scheduled cycle |
 | ``syncd_lease_held`` | gauge | 1 while this process holds the pipeline's lease |
 | ``syncd_config_reloads_total`` | counter | ``result`` (ok, failed) |
+| ``syncd_agreement_alerts_total`` | counter | ``pipeline``, ``state`` (due_soon, breached, closed_too_few_attempts): the agreement's alerts, one per lead and state |
 
 They are updated from each cycle's results, where the service writes its canonical
 ``service.cycle_finished`` line (each leg's ``run.finished`` line carries the same counts).
@@ -74,6 +75,9 @@ class Metrics:
                                 registry=registry)
         self.reloads = Counter("syncd_config_reloads", "Configuration reloads (SIGHUP), by result.",
                                ["result"], registry=registry)
+        self.agreement_alerts = Counter("syncd_agreement_alerts", "Sales–Marketing agreement alerts raised "
+                                        "(one per lead and state), by pipeline and state.", ["pipeline", "state"],
+                                        registry=registry)
         # Series that exist from the start, so rate() and absent() alerts work before any traffic.
         for system in SYSTEMS:
             self.api_calls.labels(system)
@@ -112,6 +116,9 @@ class Metrics:
             self._remote_error(result.error)
         if cycle is None:
             self._remote_error(error)
+        else:
+            for state, count in cycle.agreement_alerts.items():
+                self.agreement_alerts.labels(cycle.pipeline or "", state).inc(count)
         self.cycles.labels(status).inc()
         self.cycle_duration.observe(duration_seconds)
         if status in SUCCESS_STATUSES:
