@@ -8,17 +8,14 @@ after the remote writes the rows record (the owner's Task, the HubSpot property)
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import select
 
-from state.db import aware, upsert
-from state.models import AgreementAlertRow, LeadActivityRow, LinkRow, OutcomeRow, utcnow
+from state.db import upsert
+from state.models import AgreementAlertRow, utcnow
 from state.store import StateStore
-from syncd.core.agreement import TrackedLead
-from syncd.core.ports import ActivityQuery
 
 
 @dataclass(frozen=True)
