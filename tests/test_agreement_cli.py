@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from state.models import LeadActivityRow, LinkRow, OutcomeRow
+from state.models import LeadActivityRow, LeadOwnerRow, LinkRow, OutcomeRow
 from state.store import StateStore
 from syncd.cli import main
 from syncd.core.errors import ExitCode
@@ -78,6 +78,9 @@ def _seed(config: Path) -> None:
                         subtype="Call", owner_id="005A", at=z("2026-11-02T12:00")),
         LeadActivityRow(pipeline=PIPELINE, activity_id="017000000000001", lead_id="00Q000000000001",
                         kind="status", subtype="Working", owner_id="005A", at=z("2026-11-03T09:00")),
+        # Owners as the tracking step reads them (Leads the back leg has not read).
+        LeadOwnerRow(pipeline=PIPELINE, lead_id="00Q000000000001", owner_id="005A", status="Working"),
+        LeadOwnerRow(pipeline=PIPELINE, lead_id="00Q000000000002", owner_id="005B", status="Open - Not Contacted"),
         # 2026-10-31T23:30Z is November in Berlin: an Email task does not count; never contacted.
         LinkRow(pipeline=PIPELINE, hubspot_id="2", lead_id="00Q000000000002", source="PAID",
                 first_synced_at=z("2026-10-31T23:30"), agreement_parts={"persona": False}),
