@@ -7,7 +7,7 @@ import datetime as dt
 
 from state.store import StateStore
 from syncd.agreement import Agreement
-from syncd.agreement.clock import month_bounds
+from syncd.agreement.clock import month_bounds, month_of
 from syncd.app import Loaded
 from syncd.app.connectors import Connectors
 from syncd.core.agreement import AgreementMonth, TrackedLead
@@ -39,6 +39,13 @@ def agreement_month(loaded: Loaded, store: StateStore, month: str, now: dt.datet
     leads = tracked_leads(store, loaded.settings.sync.pipeline, agreement, handed_over_from=start,
                           handed_over_to=end)
     return build_month(leads, agreement, month, now)
+
+
+def current_month(loaded: Loaded, store: StateStore, now: dt.datetime) -> AgreementMonth | None:
+    """The status page's agreement: this month in the agreement's time zone (None without one)."""
+    if loaded.agreement is None:
+        return None
+    return agreement_month(loaded, store, month_of(now, loaded.agreement.zone), now)
 
 
 def salesforce_now(connectors: Connectors) -> dt.datetime:

@@ -25,6 +25,7 @@ import structlog
 from state.lease import Lease
 from state.store import StateStore
 from syncd import app
+from syncd.app.agreement import current_month
 from syncd.app.connectors import Connectors
 from syncd.app.cycle import run_cycle
 from syncd.app.mapping_check import before_writing
@@ -83,6 +84,8 @@ class Service:
         self.loaded = loaded
         self.store = store
         self.lease = lease
+        if agreement is no_agreement:      # the page shows the configured agreement's current month
+            agreement = lambda: current_month(self.loaded, self.store, self.clock())  # noqa: E731
         self.config_path = config_path
         self.notifier = notifier or Notifier()
         self.metrics = metrics or Metrics()
