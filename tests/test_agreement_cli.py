@@ -130,3 +130,21 @@ def test_the_report_needs_an_agreement_and_a_month(tmp_path, config, capsys):
     config.write_text(f"state:\n  directory: {tmp_path / 'state'}\n")
     assert main(["agreement", "report", "--config", str(config), "--month", "2026-11"]) == ExitCode.CONFIG_ERROR
     assert "no agreement file is configured" in capsys.readouterr().err
+
+
+def test_the_status_page_month_is_the_current_one_in_the_agreements_time_zone(config):
+    """What the daemon's page shows (syncd.app.agreement.current_month): at 2026-11-30T23:45Z it
+    is December in Berlin, so the lead handed over at 23:30Z counts and November's do not."""
+    from syncd import app
+    from syncd.app.agreement import current_month
+
+    _seed(config)
+    loaded = app.load(config, require_credentials=False, env={})
+    store = app.open_store(loaded.settings)
+    try:
+        december = current_month(loaded, store, z("2026-11-30T23:45"))
+        assert (december.month, december.delivered, december.target) == ("2026-12", 1, 4)
+        assert current_month(loaded, store, z("2026-11-30T22:45")).delivered == 2      # still November there
+        assert current_month(app.Loaded(loaded.settings, loaded.mapping), store, z("2026-11-30T23:45")) is None
+    finally:
+        store.close()
