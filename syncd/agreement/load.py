@@ -10,7 +10,6 @@ from pathlib import Path
 
 from syncd.agreement.model import Agreement
 from syncd.config import load_yaml, validate
-from syncd.core.errors import ConfigError, Problem
 
 AGREEMENT_VERSION = 1
 
@@ -18,12 +17,7 @@ AGREEMENT_VERSION = 1
 def load_agreement(path: Path | str) -> Agreement:
     """Load and fully validate an agreement file; raise ConfigError listing every problem."""
     doc = load_yaml(path)
-    data = doc.data
-    if isinstance(data, dict) and data.get("version") not in (None, AGREEMENT_VERSION):
-        line, column = doc.position(("version",))
-        raise ConfigError(Problem(str(doc.path), "version",
-                                  f"this syncd reads agreement version {AGREEMENT_VERSION}, "
-                                  f"the file says {data.get('version')!r}", line, column))
+    doc.require_version(AGREEMENT_VERSION, "agreement")
     agreement = validate(Agreement, doc)
     return agreement.model_copy(update={"source": str(doc.path)})
 

@@ -180,6 +180,15 @@ class YamlDocument:
         """
         return self._walk(tuple(loc))[1]
 
+    def require_version(self, version: int, what: str) -> None:
+        """ConfigError at the ``version`` key when the file says another version of ``what``
+        (a mapping, an agreement) than this syncd reads; no ``version`` key reads as this one."""
+        data = self.data
+        if isinstance(data, dict) and data.get("version") not in (None, version):
+            line, column = self.position(("version",))
+            raise ConfigError(Problem(str(self.path), "version", f"this syncd reads {what} version {version}, "
+                                      f"the file says {data.get('version')!r}", line, column))
+
     def key_position(self, loc: Loc) -> Position:
         """Like ``position`` but points at the *key* of a mapping entry (better for 'unknown
         key' messages); list items and missing keys fall back to ``position``."""

@@ -35,12 +35,7 @@ def load_mapping_and_problems(path: Path | str | None = None) -> tuple[Mapping, 
     problems across keys (templates, one source per field...), for `mapping check` to report
     beside what the live orgs say."""
     doc = load_yaml(path or bundled_mapping_path())
-    data = doc.data
-    if isinstance(data, dict) and data.get("version") not in (None, MAPPING_VERSION):
-        line, column = doc.position(("version",))
-        raise ConfigError(Problem(str(doc.path), "version",
-                                  f"this syncd reads mapping version {MAPPING_VERSION}, "
-                                  f"the file says {data.get('version')!r}", line, column))
+    doc.require_version(MAPPING_VERSION, "mapping")
     mapping = validate(Mapping, doc)
     problems: list[Problem] = []
 
