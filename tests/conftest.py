@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlmodel import SQLModel
 
 from emulators.hubspot import HubSpotEmulator
@@ -35,6 +36,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Longest files first (the SIGKILL loops sort after test_chaos.py); stable within a file.
     chaos.sort(key=lambda item: item.path.name, reverse=True)
     items[:] = chaos + [item for item in items if not item.path.name.startswith("test_chaos")]
+
+
+@pytest.fixture(autouse=True)
+def logging_config() -> Iterator[None]:
+    """A command run in-process configures structlog for the whole process (`syncd doctor` at level
+    error): put the configuration back, so no test's log capture depends on which ran before it."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(autouse=True)

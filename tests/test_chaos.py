@@ -67,7 +67,9 @@ def sure_to_show_every_kind(seed: int) -> bool:
     return True
 
 
-SEEDS = [seed for seed in range(2000) if sure_to_show_every_kind(seed)][:3]
+# Two seeds, one per leg the session expires in (a third, for variety, cost 30 s of the suite's
+# 10-minute budget; the SIGKILL loops in test_chaos_kills.py run in weather too).
+SEEDS = [seed for seed in range(2000) if sure_to_show_every_kind(seed)][:2]
 
 
 @pytest.fixture
@@ -118,7 +120,7 @@ def a_bad_day(syncd: WatchedStack) -> BadDay:
     return day
 
 
-@pytest.mark.parametrize(("seed", "expiry"), list(zip(SEEDS, ["forward leg", "back leg", "forward leg"])))
+@pytest.mark.parametrize(("seed", "expiry"), list(zip(SEEDS, ["forward leg", "back leg"])))
 def test_one_run_in_20_percent_weather_with_a_session_expiry_delivers_everything_exactly_once(stack, seed, expiry):
     day = a_bad_day(stack)
     stack.hubspot.requests.clear()
