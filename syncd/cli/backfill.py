@@ -21,7 +21,17 @@ from syncd.app.backfill import backfill as run_backfill
 from syncd.app.connectors import Connectors
 from syncd.app.logs import configure_logging
 from syncd.cli import console
-from syncd.cli.common import Exit, config_option, fail, format_option, output_format, stderr, stdout
+from syncd.cli.common import (
+    Exit,
+    config_option,
+    emit,
+    fail,
+    format_option,
+    output_format,
+    output_option,
+    stderr,
+    stdout,
+)
 from syncd.cli.report import parse_moment
 from syncd.core.errors import ConfigError, ExitCode, SyncdError
 from syncd.plan.backfill import Estimate
@@ -39,8 +49,9 @@ CSV_COLUMNS = ("hubspot_id", "lead_id", "field", "old", "new", "compared")
 @click.option("--dry-run", is_flag=True, help="Read and compare, list old → new per Lead, write nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Write without asking (required off a terminal).")
 @format_option("a table on a terminal, JSON lines otherwise")
+@output_option
 def backfill(config_path: Path | None, fields: tuple[str, ...], since: str | None, dry_run: bool, yes: bool,
-             fmt: str | None) -> None:
+             fmt: str | None, output: Path | None) -> None:
     """Re-send a mapping change to the Leads already handed over, not only to future edits.
 
     Compares each handed-over contact, rendered with the current mapping, with what its Lead holds
@@ -53,6 +64,11 @@ def backfill(config_path: Path | None, fields: tuple[str, ...], since: str | Non
       syncd backfill --field Title --dry-run
       syncd backfill --field Title --field Industry --since 2026-01-01
       syncd backfill --yes --format json | jq 'select(.event == "backfill.compared")'
+      syncd backfill --field Title --dry-run -o title-backfill.csv
+
+    With -o, the estimates, the question and the result stay on the terminal (stderr) and the file
+    gets the record: every Lead compared with old → new, and the result, as JSON (one document),
+    CSV (one row per field) or a text table.
     """
     try:
         loaded = app.load(config_path)
@@ -66,9 +82,10 @@ def backfill(config_path: Path | None, fields: tuple[str, ...], since: str | Non
     start = parse_moment(since) if since else None
     settings = loaded.settings
     configure_logging(settings.logging.format, settings.logging.level, settings.secret_values())
-    fmt = output_format(fmt, None)
+    file_fmt = output_format(fmt, output) if output is not None else None
+    fmt = "table" if output is not None else output_format(fmt, None)
     dry_run = dry_run or settings.sync.dry_run
-    show = _Shown(fmt, since, list(fields) or mapped, bool(fields))
+    show = _Shown(fmt, since, list(fields) or mapped, bool(fields), console=stderr if output is not None else None)
     interactive = sys.stdin.isatty()
 
     bar = console.RunProgress(stderr) if fmt == "table" else None
@@ -116,7 +133,11 @@ def backfill(config_path: Path | None, fields: tuple[str, ...], since: str | Non
         print("error: not on a terminal: pass --yes to write without asking, or --dry-run to see the "
               "plan; nothing was read or written", file=sys.stderr)
         raise Exit(int(ExitCode.USAGE))
-    raise Exit(show.finished(outcome, dry_run))
+    code = show.finished(outcome, dry_run)
+    if output is not None and file_fmt is not None:
+        show.write_record(file_fmt, output)
+        stderr.print(f"written to {output}", highlight=False)
+    raise Exit(code)
 
 
 def _paused(bar: console.RunProgress | None, show: Any, *args: Any) -> None:
@@ -134,17 +155,22 @@ def _paused(bar: console.RunProgress | None, show: Any, *args: Any) -> None:
 class _Shown:
     """What the command prints, in its format: the estimates first, then the list, then the result."""
 
-    def __init__(self, fmt: str, since: str | None, fields: list[str], chosen: bool) -> None:
+    def __init__(self, fmt: str, since: str | None, fields: list[str], chosen: bool,
+                 console: Any = None) -> None:
         self.fmt, self.since, self.fields, self.chosen = fmt, since, fields, chosen
+        self.console = console or (stdout if fmt == "table" else stderr)   # -o: the terminal's stderr
         self.refused = False
+        self.record: dict[str, Any] = {"since": since, "fields": fields}    # what -o writes
+        self.changes: list[Any] = []
 
     def _line(self, event: str, **fields: Any) -> None:
         print(json.dumps({"event": event, **fields}, default=str), flush=True)
 
     def _text(self, text: str) -> None:
-        (stdout if self.fmt == "table" else stderr).print(text, highlight=False)
+        self.console.print(text, highlight=False)
 
     def reads(self, estimate: Estimate) -> None:
+        self.record["estimate_before_reading"] = estimate.as_json()
         compared = ", ".join(self.fields) if self.chosen else f"every mapped field ({len(self.fields)})"
         if self.fmt == "json":
             self._line("backfill.planned", since=self.since, fields=self.fields, **estimate.as_json())
@@ -162,6 +188,9 @@ class _Shown:
         counts = {"leads_to_write": e.leads_to_write, "salesforce_writes": e.salesforce_writes,
                   "recorded": len(c.recorded), "pending": len(c.pending), "skipped": len(c.skipped),
                   "rejected": len(plan.rejections), "other_fields_differ": c.other_fields_differ}
+        self.record["compared"] = {"dry_run": dry_run, "calls_spent": plan.calls_spent,
+                                   "mapping_check_calls": plan.check_calls, **counts}
+        self.changes = list(c.changes)
         if self.fmt == "json":
             self._line("backfill.compared", dry_run=dry_run, calls_spent=plan.calls_spent,
                        mapping_check_calls=plan.check_calls, **counts)
@@ -181,26 +210,45 @@ class _Shown:
         table.add_row("rejected by the mapping", str(len(plan.rejections)))
         self._emit(table)
         if self.fmt == "csv":
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(CSV_COLUMNS)
-            for change in c.changes:
-                for ch, compared in [(x, True) for x in change.changes] + [(x, False) for x in change.also]:
-                    writer.writerow([change.hubspot_id, change.lead_id, ch.field, ch.old, ch.new, compared])
-            click.echo(out.getvalue(), nl=False)
+            click.echo(self._csv(), nl=False)
         elif c.changes:
-            leads = Table(title="Leads to write (old → new)", title_justify="left")
-            for column in ("HubSpot contact → Lead", "field", "now in Salesforce", "→ will be"):
-                leads.add_column(column, overflow="fold")
-            for change in c.changes:
-                rows = [(x.field, x) for x in change.changes] + [(f"{x.field} (whole payload)", x) for x in change.also]
-                for i, (name, ch) in enumerate(rows):
-                    leads.add_row(f"{change.hubspot_id} → {change.lead_id}" if i == 0 else "", name,
-                                  _shown(ch.old), _shown(ch.new), end_section=i == len(rows) - 1)
-            stdout.print(leads)
+            self.console.print(self._leads_table())
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [{"hubspot_id": change.hubspot_id, "lead_id": change.lead_id, "field": ch.field, "old": ch.old,
+                 "new": ch.new, "compared": compared}
+                for change in self.changes
+                for ch, compared in [(x, True) for x in change.changes] + [(x, False) for x in change.also]]
+
+    def _csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self._rows())
+        return out.getvalue()
+
+    def _leads_table(self) -> Table:
+        leads = Table(title="Leads to write (old → new)", title_justify="left")
+        for column in ("HubSpot contact → Lead", "field", "now in Salesforce", "→ will be"):
+            leads.add_column(column, overflow="fold")
+        for change in self.changes:
+            rows = [(x.field, x) for x in change.changes] + [(f"{x.field} (whole payload)", x) for x in change.also]
+            for i, (name, ch) in enumerate(rows):
+                leads.add_row(f"{change.hubspot_id} → {change.lead_id}" if i == 0 else "", name,
+                              _shown(ch.old), _shown(ch.new), end_section=i == len(rows) - 1)
+        return leads
+
+    def write_record(self, fmt: str, output: Path) -> None:
+        """-o: the Leads compared (old → new) and the result, whole, in the file's format."""
+        summary = _table("Backfill")
+        for key, value in self.record.get("finished", {}).items():
+            summary.add_row(key, json.dumps(value, default=str) if isinstance(value, (list, dict)) else str(value))
+        emit(fmt, output, tables=lambda: [self._leads_table(), summary],
+             data={**self.record, "leads": [change.as_json() for change in self.changes]},
+             columns=CSV_COLUMNS, rows=self._rows)
 
     def _emit(self, table: Table) -> None:
-        (stdout if self.fmt == "table" else stderr).print(table)
+        self.console.print(table)
 
     def finished(self, outcome: Backfill, dry_run: bool) -> int:
         plan, result = outcome.plan, outcome.result
@@ -209,17 +257,18 @@ class _Shown:
             int(ExitCode.RECORDS_REJECTED if rejected else ExitCode.OK)
         written = int(result.counts.get("updated", 0)) if result is not None else 0
         status = result.status if result is not None else ("dry_run" if dry_run else "nothing_written")
+        self.record["finished"] = {
+            "status": status, "dry_run": dry_run, "approved": outcome.approved, "updated": written,
+            "rejected": [{"hubspot_id": r.hubspot_id, "code": r.code, "message": r.message} for r in rejected],
+            "api_calls": result.api_calls if result is not None else {}}
         if self.fmt == "json":
-            self._line("backfill.finished", status=status, dry_run=dry_run, approved=outcome.approved,
-                       updated=written, rejected=[{"hubspot_id": r.hubspot_id, "code": r.code, "message": r.message}
-                                                  for r in rejected],
-                       api_calls=result.api_calls if result is not None else {})
+            self._line("backfill.finished", **self.record["finished"])
         else:
             self._text("dry run: nothing was written" if dry_run else
                        "nothing was written" if result is None else
                        f"backfill {status}: {written} Leads updated, {len(rejected)} rejected")
             if rejected:
-                stdout.print(console.rejections_table(rejected[:20], "Rejected in this backfill"))
+                self.console.print(console.rejections_table(rejected[:20], "Rejected in this backfill"))
         if result is not None and result.error is not None:
             stderr.print(f"[red]error:[/red] {result.error}", highlight=False)
         return code
