@@ -83,3 +83,18 @@ def test_every_module_is_a_few_hundred_lines_at_most(package):
     long = {str(path.relative_to(ROOT)): n for path in (ROOT / package).rglob("*.py")
             if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
     assert long == {}, f"split these by concern: {long}"
+
+
+def test_no_file_carries_a_merge_conflict_marker():
+    """A merge resolved by hand can leave its markers in prose (README, ARCHITECTURE) where no
+    import or test would trip over them."""
+    suffixes = {".py", ".md", ".yaml", ".yml", ".toml", ".html", ".js", ".css", ".cfg", ".txt", ""}
+    skip = {".git", ".venv", "node_modules", "__pycache__", ".pytest_cache"}
+    markers = ("<<<<<<< ", ">>>>>>> ")
+    found = [f"{path.relative_to(ROOT)}:{number}"
+             for path in ROOT.rglob("*")
+             if path.is_file() and path.suffix in suffixes and not skip & set(path.relative_to(ROOT).parts)
+             and path.stat().st_size < 1_000_000
+             for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+             if line.startswith(markers) or line == "======="]
+    assert found == []
