@@ -382,8 +382,10 @@ def gated_stack(tmp_path: Path) -> Iterator[GatedStack]:
 
 
 def configure(stack: Syncd, *, interval: int = 1, port: int | None = None, shutdown: int = 60,
-              mapping: Path | None = None) -> Path:
+              mapping: Path | None = None, agreement: Path | None = None) -> Path:
     extra = f"schedule:\n  interval_seconds: {interval}\n  shutdown_timeout_seconds: {shutdown}\n"
+    if agreement is not None:
+        extra += f"agreement: {agreement}\n"
     if port is not None:
         extra += f"metrics:\n  listen: 127.0.0.1:{port}\n"
     return stack.write_config(mapping=mapping, extra=extra)

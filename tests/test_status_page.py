@@ -1,5 +1,6 @@
 """The status page over real HTTP, without a browser: its sections from a seeded state database,
-escaping of hostile text, read-only methods, the token, the headers and the static files.
+escaping of hostile text, read-only methods, the token, the headers and the static files, and the
+month the daemon's Service shows of the configured agreement.
 (The browser test, against a running daemon: tests/test_status_page_browser.py.)"""
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from state.lease import Lease
 from state.outcomes import OutcomeStore
 from state.store import StateStore
+from syncd import app
 from syncd.config import load_settings
 from syncd.core.agreement import AgreementMonth, ShareRow
 from syncd.core.errors import ConfigError
 from syncd.core.records import Link, OutcomeState, Rejection
+from syncd.service.daemon import Service
 from syncd.service.endpoint import HealthServer, start_endpoint
 from syncd.service.metrics import Metrics
 from syncd.service.status_page import (
@@ -77,8 +81,8 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
 def serve(store: StateStore) -> Iterator:
     servers: list[HealthServer] = []
 
-    def start(**page_options) -> str:
-        page = StatusPage(store, PIPELINE, **({"agreement": month} | page_options))
+    def start(page: StatusPage | None = None, **page_options) -> str:
+        page = page or StatusPage(store, PIPELINE, **({"agreement": month} | page_options))
         server = HealthServer(("127.0.0.1", 0), Metrics(), live=lambda: (True, {}), ready=lambda: (True, {}),
                               page=page).start()
         servers.append(server)
@@ -133,6 +137,35 @@ def test_without_an_agreement_the_page_says_so_and_draws_no_chart(serve):
     body = request(serve(agreement=lambda: None))[2]
     assert "No agreement configured." in body and "chart-sqls" not in body
     assert '"agreement": null' in body
+
+
+AGREEMENT = """\
+version: 1
+time_zone: Europe/Berlin
+target: {sqls_per_month: 4}
+first_contact: {within_hours: 8}
+attempts: {minimum: 2}
+"""
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["agreement-file", "none"])
+def test_a_service_without_an_injected_month_shows_the_configured_agreements(tmp_path, store, serve, configured):
+    """``Service`` without an ``agreement`` provider (as ``syncd run`` builds it): the month of the
+    config's agreement file at the service's clock, from state (the two contacts handed over at
+    AT); without an agreement file, the page says there is none."""
+    config = tmp_path / "syncd.yaml"
+    config.write_text(("agreement: agreement.yaml\n" if configured else "") + f"state:\n  directory: {tmp_path}\n")
+    (tmp_path / "agreement.yaml").write_text(AGREEMENT)
+    loaded = app.load(config, env={}, require_credentials=False)
+    service = Service(loaded, store, Lease(store, PIPELINE, "daemon"), clock=lambda: AT + dt.timedelta(days=3))
+    body = request(serve(page=service._status_page()))[2]
+    if configured:
+        assert "The agreement, 2026-03" in body and "(Europe/Berlin)" in body
+        assert re.search(r'data-testid="sla-delivered"><span class="value">2</span>', body)
+        assert re.search(r'data-testid="sla-target"><span class="value">4</span>', body)
+        assert "No agreement configured." not in body
+    else:
+        assert "No agreement configured." in body and '"agreement": null' in body
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])

@@ -1,24 +1,39 @@
-"""Issue #10, acceptance 4: the status page in a real browser. A running daemon (against the
-emulators: contacts synced, one record rejected, one cycle failed) serves the page; headless
-Chromium (Debian's ``chromium`` and ``chromium-driver``, installed by ``make chromium``) loads it,
-finds the agreement's figures, the two charts drawn, the report table, the runs and the rejected
-record, saves a screenshot, and every resource it loaded came from the daemon itself.
+"""Issue #10, acceptance 4: the status page in a real browser. `syncd run --config …` as users start
+it, its config naming an agreement file, against the emulators: its own cycles hand three contacts
+over (one more is rejected, and one cycle fails), Sales logs calls on the three Leads in the
+Salesforce emulator, and the daemon's tracking step reads them into state. Headless Chromium
+(Debian's ``chromium`` and ``chromium-driver``, installed by ``make chromium``) loads the page the
+daemon serves and finds the agreement's month as the daemon computed it, the two charts drawn with
+its figures, the report table, the runs and the rejected record; it saves a screenshot, and every
+resource it loaded came from the daemon itself.
+
+A test cannot wait hours for Sales, so the calls are logged as made 2, 5 and 30 hours after each
+lead's hand-over (``CreatedDate`` chosen, as a data load sets it; Salesforce stamps them now, which
+is what the tracking step's window reads). Every expected figure follows from those offsets and
+the agreement below, whatever the date (the suite also runs a year ahead: TEST_CLOCK_SHIFT_DAYS).
 
 The screenshot goes to the test's tmp_path, and also to $SYNCD_SCREENSHOT_DIR when that is set."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from syncd.core.ports import ActivityQuery
 from tests.conftest import Syncd, qualified
-from tests.daemon import ROOT, Daemon, assert_logs_are_documented_json_without_secrets, configure, free_port
+from tests.daemon import (
+    ROOT,
+    Daemon,
+    assert_logs_are_documented_json_without_secrets,
+    configure,
+    free_port,
+)
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
@@ -29,14 +44,20 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 from selenium.webdriver.common.by import By  # after the skips above
 from selenium.webdriver.support.ui import WebDriverWait
 
-MONTH = {"month": "2026-03", "time_zone": "Europe/Berlin", "target": 40, "delivered": 27,
-         "part_shares": {"fit": 0.9, "intent": 0.75},
-         "by_source": [{"key": "ORGANIC_SEARCH", "leads": 20, "share": 0.8}],
-         "by_campaign": [{"key": "q1-seo", "leads": 20, "share": 0.8}],
-         "contacted_within_share": 0.74, "hours_to_first_contact": [0.5, 2.0, 3.0, 5.0, 9.0, 30.0, 100.0],
-         "median_hours": 5.0, "p90_hours": 65.0, "attempts_met_share": 0.5,
-         "by_owner": [{"key": "005A", "leads": 10, "share": 0.9}],
-         "states": {"on_time": 20, "due_soon": 3, "breached": 4}}
+PIPELINE = "hubspot-to-salesforce"
+AGREEMENT = """\
+version: 1
+time_zone: Europe/Berlin
+target: {sqls_per_month: 5}
+definition:
+  need: {property: pain_points, exists: true}
+first_contact: {within_hours: 8}
+attempts:
+  minimum: 2
+  count: {task_subtypes: [Call], events: false}
+"""
+# Hours from each lead's hand-over to its first call: two within the agreement's 8 hours, one not.
+FIRST_CALL_HOURS = (2.0, 5.0, 30.0)
 
 
 @pytest.fixture
@@ -62,18 +83,29 @@ def test_the_status_page_of_a_running_daemon_in_headless_chromium(syncd: Syncd, 
     bundled = (ROOT / "mappings" / "hubspot-to-salesforce.yaml").read_text()
     mapping.write_text(bundled.replace("  Title:\n    from: jobtitle\n", "  Title:\n    template: \"{% if jobtitle == "
                                        "'bad' %}{{ company + 1 }}{% else %}{{ jobtitle }}{% endif %}\"\n"))
-    contacts = qualified(3)
+    contacts = qualified(4)                       # three handed over, one rejected
     contacts[1]["jobtitle"] = "bad"
     syncd.hubspot.create_contacts(contacts)
     syncd.hubspot.inject_fault("POST", "/search", 401, times=1, body={    # the first cycle fails
         "status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"})
-    month = tmp_path / "month.json"
-    month.write_text(json.dumps(MONTH))
+    agreement = tmp_path / "agreement.yaml"
+    agreement.write_text(AGREEMENT)
     port = free_port()
-    config = configure(syncd, interval=1, port=port, mapping=mapping)
-    command = [sys.executable, "-P", str(ROOT / "tests" / "status_page_daemon.py"), str(config), str(month)]
-    with Daemon(config, command=command) as daemon:
+    config = configure(syncd, interval=1, port=port, mapping=mapping, agreement=agreement)
+    with Daemon(config) as daemon:                # `syncd run --config …`, no launcher
         daemon.wait_for("service.cycle_finished", where=lambda e: e["status"] == "partial")
+        store = syncd.store()
+        try:
+            handed_over = store.tracked_leads(PIPELINE, query=ActivityQuery(task_subtypes=("Call",)))
+        finally:
+            store.close()
+        assert len(handed_over) == 3
+        for lead, hours in zip(handed_over, FIRST_CALL_HOURS):
+            syncd.salesforce.insert("Task", {"WhoId": lead.lead_id, "Subject": "Call", "TaskSubtype": "Call",
+                                             "CreatedDate": lead.handed_over_at + dt.timedelta(hours=hours)},
+                                    validate=False)
+        # A cycle of the daemon's own read all three calls into state (its window re-reads the look-back).
+        daemon.wait_for("activities.read", where=lambda e: e["status"] == "ok" and e["tasks"] == 3)
         origin = f"http://127.0.0.1:{port}"
         browser.get_log("performance")          # drained: the browser's own start page is not the page's doing
         browser.get(origin + "/")
@@ -83,15 +115,24 @@ def test_the_status_page_of_a_running_daemon_in_headless_chromium(syncd: Syncd, 
         def figure(testid: str) -> str:
             return browser.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"] .value').text
 
+        # 3 delivered of 5; 2 of 3 called within 8 hours; the median of 2, 5 and 30 hours, and its p90.
         assert (figure("sla-delivered"), figure("sla-target"), figure("sla-contacted-within"),
-                figure("sla-median-hours")) == ("27", "40", "74%", "5.0")
+                figure("sla-median-hours"), figure("sla-p90-hours")) == ("3", "5", "67%", "5.0", "25.0")
+        states = browser.find_elements(By.CSS_SELECTOR, '[data-testid="sla-states"] tbody tr')
+        assert {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
+                for row in states} == {"on time": "2", "due soon": "0", "breached": "1",
+                                       "closed too few attempts": "0"}
+        drawn = {}
         for chart in ("chart-sqls", "chart-hours"):
             canvas = browser.find_element(By.ID, chart)
             assert canvas.size["width"] > 100 and canvas.size["height"] > 100, chart
-            assert browser.execute_script("return Chart.getChart(arguments[0]) !== undefined", canvas), chart
+            drawn[chart] = browser.execute_script("return Chart.getChart(arguments[0]).data.datasets[0].data",
+                                                  canvas)
+        # delivered and target; leads by hours to first contact (< 1, 1–4, 4–8, 8–24, 24–48, 48–72, ≥ 72)
+        assert drawn == {"chart-sqls": [3, 5], "chart-hours": [0, 1, 1, 0, 1, 0, 0]}
         report = browser.find_elements(By.CSS_SELECTOR, '[data-testid="report-table"] tbody tr')
         assert [row.find_elements(By.TAG_NAME, "td")[0].text for row in report] == ["ORGANIC_SEARCH", "TOTAL"]
-        assert report[0].find_elements(By.TAG_NAME, "td")[1].text == "2"                 # handed over
+        assert report[0].find_elements(By.TAG_NAME, "td")[1].text == "3"                 # handed over
         runs = browser.find_elements(By.CSS_SELECTOR, '[data-testid="run-row"]')
         assert any("failed" in run.text and "INVALID_AUTHENTICATION" in run.text for run in runs)
         (rejected,) = browser.find_elements(By.CSS_SELECTOR, '[data-testid="rejected-row"]')

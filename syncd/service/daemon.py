@@ -295,9 +295,8 @@ def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
               exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
-def serve(config_path: Path | None, *, agreement: Agreement = no_agreement) -> int:
-    """`syncd run` without --once. Returns the exit code; raises ConfigError (4) or LockHeld (6).
-    ``agreement`` gives the status page the agreement's month (issue #10)."""
+def serve(config_path: Path | None) -> int:
+    """`syncd run` without --once. Returns the exit code; raises ConfigError (4) or LockHeld (6)."""
     loaded = app.load(config_path)
     settings = loaded.settings
     configure_logging(settings.logging.format, settings.logging.level, settings.secret_values())
@@ -312,7 +311,7 @@ def serve(config_path: Path | None, *, agreement: Agreement = no_agreement) -> i
         log.error("service.lock_held", error=str(exc), pipeline=settings.sync.pipeline)
         store.close()
         raise
-    service = Service(loaded, store, lease, config_path=config_path or settings.config_path, agreement=agreement)
+    service = Service(loaded, store, lease, config_path=config_path or settings.config_path)
     try:
         return service.run()
     except BaseException:
