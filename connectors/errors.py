@@ -115,7 +115,7 @@ RULES: tuple[Rule, ...] = (
     # Field history the integration user may not read: the agreement's tracking step sees no status change.
     Rule(SALESFORCE, CLIENT_ERRORS, "INVALID_TYPE", r"LeadHistory", RequestRejected, WhoActs.CONFIG, False,
          explain="the integration user cannot read Lead field history (LeadHistory): give its profile or "
-                 "permission set read access to Leads' history, or switch sync.track_activities off"),
+                 "permission set read access to Leads' history, or leave working_statuses out of the agreement's attempts.count"),
     # The request names a field the org does not have, of another type, or one this user may not
     # write (field-level security): every record would fail the same way until the mapping changes.
     *(Rule(SALESFORCE, CLIENT_ERRORS, code, None, MappingRefused, WhoActs.CONFIG, False, explain=_FIX_MAPPING)

@@ -200,25 +200,28 @@ class StateStore:
     # -- the one write path for a batch --------------------------------------------------
     def commit_batch(self, pipeline: str, *, links: Sequence[Link] = (), rejections: Sequence[Rejection] = (),
                      resolved: Sequence[str] = (), run_id: str | None = None, cursors: dict[str, str] | None = None,
-                     now: dt.datetime | None = None, moves: Sequence[Move] = (), restored: Sequence[str] = ()) -> None:
+                     now: dt.datetime | None = None, moves: Sequence[Move] = (), restored: Sequence[str] = (),
+                     handed_over_at: dt.datetime | None = None) -> None:
         """Record one confirmed batch in one transaction: links written, records rejected,
         rejections resolved, contacts that moved (``state.moves``) and (the window's last batch)
-        the cursors. Natural-key upserts, one statement per kind of row."""
+        the cursors. Natural-key upserts, one statement per kind of row. A new link's hand-over
+        (``first_synced_at``) is ``handed_over_at`` (the target's time of the write) or ``now``."""
         now = now or utcnow()
         with self.engine.begin() as connection:
-            self._write_links(connection, pipeline, links, now)
+            self._write_links(connection, pipeline, links, now, handed_over_at or now)
             self.write_rejections(connection, RejectionRow.__table__, pipeline, rejections, resolved,
                                   run_id=run_id, now=now)
             contact_moves.write_moves(connection, pipeline, moves, restored, run_id=run_id, now=now)
             self.write_cursors(connection, pipeline, cursors or {}, now)
 
     @staticmethod
-    def _write_links(connection: Connection, pipeline: str, links: Sequence[Link], now: dt.datetime) -> None:
+    def _write_links(connection: Connection, pipeline: str, links: Sequence[Link], now: dt.datetime,
+                     handed_over_at: dt.datetime) -> None:
         rows = {link.hubspot_id: {
             "pipeline": pipeline, "hubspot_id": link.hubspot_id, "lead_id": link.lead_id,
             "contact_id": link.contact_id, "converted": link.converted, "payload_hash": link.payload_hash,
             "source": _cut(link.attribution[0]), "campaign": _cut(link.attribution[1]),
-            "content": _cut(link.attribution[2]), "first_synced_at": now, "last_synced_at": now,
+            "content": _cut(link.attribution[2]), "first_synced_at": handed_over_at, "last_synced_at": now,
             "source_modified": _cut(link.source_modified, 32), "mapping_fp": _cut(link.mapping_fingerprint, 16),
             "lead_moved": link.moved, "former_lead_id": link.former_lead_id, "lead_unmarked": link.unmarked,
         } for link in links}

@@ -27,7 +27,26 @@ from tests.feedback_helpers import (  # noqa: F401 - clock, syncd and ready are 
 )
 from tests.conftest import Syncd, qualified
 
-TRACK = {"SYNCD_SYNC__TRACK_ACTIVITIES": "true"}
+# The one switch for the tracking step: an agreement in the config. What counts: the defaults
+# (Call and Email Tasks, Events) and a change to a working status (so Lead history is read too).
+MINIMAL_AGREEMENT = """\
+version: 1
+target: {sqls_per_month: 10}
+first_contact: {within_hours: 8}
+attempts:
+  minimum: 3
+  count: {working_statuses: [Working - Contacted]}
+"""
+
+
+def track(syncd: Syncd) -> dict[str, str]:
+    """The environment that names a minimal agreement file (written once into the test's directory)."""
+    path = syncd.tmp / "agreement.yaml"
+    if not path.exists():
+        path.write_text(MINIMAL_AGREEMENT)
+    return {"SYNCD_AGREEMENT": str(path)}
+
+
 COUNTED = ActivityQuery(working_statuses=("Working - Contacted",))
 LATER = dt.timedelta(minutes=5)          # Sales works the Leads a few minutes after the hand-over
 
@@ -35,7 +54,7 @@ LATER = dt.timedelta(minutes=5)          # Sales works the Leads a few minutes a
 def _hand_over(syncd: Syncd, n: int) -> tuple[list[str], dict[str, str]]:
     """n contacts handed over by a cycle with tracking on: contact id -> Lead id."""
     ids = syncd.hubspot.create_contacts(qualified(n))
-    result = cycle(syncd, env=TRACK)
+    result = cycle(syncd, env=track(syncd))
     assert result.forward.counts["created"] == n and result.activities is not None
     assert result.activities.status == "ok", result.activities.error
     # One query per kind of activity, and one for the owners of the Leads just handed over.
@@ -68,7 +87,7 @@ def _activity_ids(syncd: Syncd) -> list[str]:
 
 def test_calls_emails_events_and_working_status_changes_count_as_attempts_once_each(ready, clock):
     syncd = ready
-    assert cycle(syncd).activities is None                 # off by default: not a call more
+    assert cycle(syncd).activities is None                 # no agreement: not a call more
     (a, b, c), leads = _hand_over(syncd, 3)
     sf = syncd.salesforce
     clock.offset = LATER
@@ -82,7 +101,7 @@ def test_calls_emails_events_and_working_status_changes_count_as_attempts_once_e
     stranger = sf.insert("Lead", {"LastName": "Nobody", "Company": "Elsewhere"})
     _task(syncd, stranger, "Call")                          # a Lead syncd did not hand over
     with capture_logs() as logs:
-        result = cycle(syncd, env=TRACK).activities
+        result = cycle(syncd, env=track(syncd)).activities
     assert result.status == "ok" and result.api_calls == {"hubspot": 0, "salesforce": 3}
     assert result.count_dict() == {"read": 6, "tasks": 3, "events": 1, "status_changes": 1, "kept": 5,
                                    "not_handed_over": 1, "owners_read": 0}
@@ -105,7 +124,7 @@ def test_calls_emails_events_and_working_status_changes_count_as_attempts_once_e
 
     # The next cycle's window overlaps this one (the look-back): the same activities are read
     # again and stored once; the attempts do not move.
-    again = cycle(syncd, env=TRACK).activities
+    again = cycle(syncd, env=track(syncd)).activities
     assert again.counts["kept"] == 5 and again.api_calls["salesforce"] == 3
     assert _activity_ids(syncd) == stored
     assert {i: t.attempts for i, t in _tracked(syncd).items()} == {a: 3, b: 1, c: 0}
@@ -125,7 +144,7 @@ def test_a_step_killed_between_read_and_commit_loses_and_doubles_nothing(ready, 
     (a, _), leads = _hand_over(syncd, 2)
     clock.offset = LATER
     call = _task(syncd, leads[a], "Call")
-    loaded = app.load(syncd.stack.config_path, env=TRACK)
+    loaded = app.load(syncd.stack.config_path, env=track(syncd))
     store = syncd.store()
     cursor = store.get_cursor(PIPELINE, ACTIVITIES_CURSOR)
     killed = _KilledBeforeCommit(store.url)

@@ -182,6 +182,8 @@ def test_api_version_float_is_normalised(tmp_path: Path, env: dict[str, str]) ->
     ("hubspot: https://api.hubapi.com\n", "hubspot", 1, 10,
      "expected a mapping ('key: value' lines), got text"),
     ("colour: blue\n", "colour", 1, 1, "unknown key 'colour'"),
+    # The stop-gap switch of development builds: the agreement file is the one switch now.
+    ("sync:\n  track_activities: true\n", "sync.track_activities", 2, 3, "unknown key 'track_activities'"),
 ], ids=["unknown-key", "wrong-type", "too-many-retries", "search-rate-limit", "http-refused",
         "url-without-scheme", "url-with-credentials", "api-version-too-old",
         "api-version-not-a-version", "unknown-flow", "key-of-other-flow", "no-verify-switch",
@@ -189,7 +191,7 @@ def test_api_version_float_is_normalised(tmp_path: Path, env: dict[str, str]) ->
         "unsupported-database", "relative-sqlite", "lookback-range", "pipeline-name",
         "not-a-bool", "interval-and-cron", "invalid-cron", "cron-nickname", "log-level",
         "listen-port-only", "listen-port-range", "listen-bad-ipv6", "section-not-mapping",
-        "unknown-top-level-key"])
+        "unknown-top-level-key", "track-activities-is-gone"])
 def test_file_problems(tmp_path: Path, env: dict[str, str], yaml: str, field: str, line: int,
                        column: int, words: str) -> None:
     path = write(tmp_path, yaml)

@@ -62,6 +62,9 @@ class SalesforceLeads:
     def __init__(self, client: SalesforceClient) -> None:
         self.client = client
 
+    def server_skew(self) -> float | None:
+        return self.client.clock.skew
+
     # -- reads ----------------------------------------------------------------------------
     def find_leads(self, *, external_id_field: str, emails: Sequence[str] = (),
                    external_ids: Sequence[str] = (), ids: Sequence[str] = ()) -> list[ExistingLead]:

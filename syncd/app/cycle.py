@@ -16,12 +16,13 @@ from collections.abc import Callable
 import structlog
 
 from state.store import StateStore
+from syncd.agreement import Agreement
 from syncd.app import Loaded
 from syncd.app.agreement import run_alerts
 from syncd.app.connectors import Connectors
 from syncd.app.mapping_check import before_writing
 from syncd.core.errors import ConfigError, RemoteError, StateUnavailable
-from syncd.core.ports import ActivityQuery, NoProgress, Progress
+from syncd.core.ports import NoProgress, Progress
 from syncd.run.activities import TrackingStep
 from syncd.run.back import BackLeg
 from syncd.run.forward import ForwardLeg
@@ -65,13 +66,12 @@ def run_back(loaded: Loaded, store: StateStore, connectors: Connectors, *, dry_r
     return runner(loaded, store, connectors).run(leg, dry_run=dry_run, full=full, should_stop=should_stop)
 
 
-def run_activities(loaded: Loaded, store: StateStore, connectors: Connectors) -> ActivitiesResult:
-    """What Sales did to the handed-over Leads, into state (``syncd.run.activities``)."""
+def run_activities(loaded: Loaded, store: StateStore, connectors: Connectors, agreement: Agreement) -> ActivitiesResult:
+    """What Sales did to the handed-over Leads, as the agreement counts it, into state (``syncd.run.activities``)."""
     settings = loaded.settings
-    query = loaded.agreement.activity_query() if loaded.agreement is not None else ActivityQuery()
     return TrackingStep(source=connectors.activities, leads=connectors.leads, store=store,
                         pipeline=settings.sync.pipeline, lookback=dt.timedelta(minutes=settings.sync.lookback_minutes),
-                        calls=connectors.calls, query=query).run()
+                        calls=connectors.calls, query=agreement.activity_query()).run()
 
 
 def _alerts(loaded: Loaded, store: StateStore, connectors: Connectors,
@@ -109,15 +109,14 @@ def run_cycle(loaded: Loaded, store: StateStore, *, dry_run: bool = False, full:
             back = run_back(loaded, store, connectors, dry_run=dry_run, full=full, should_stop=should_stop)
         activities, alerts = None, Counter()
         state_failed = state_failed or (back is not None and isinstance(back.error, StateUnavailable))
-        # The agreement (or, without one, `sync.track_activities`): what Sales did, into state, then
-        # the alerts on it. Both write state (the alerts also Tasks): not in a dry run.
-        tracking = loaded.agreement is not None or loaded.settings.sync.track_activities
-        if tracking and not dry_run and not state_failed and not (should_stop is not None and should_stop()):
-            activities = run_activities(loaded, store, connectors)
-            state_failed = isinstance(activities.error, StateUnavailable)
+        # The agreement (the one switch): what Sales did, into state, then the alerts on it. Both
+        # write state (the alerts also Tasks): not in a dry run.
         if loaded.agreement is not None and not dry_run and not state_failed \
                 and not (should_stop is not None and should_stop()):
-            alerts = _alerts(loaded, store, connectors, agreement_clock)
+            activities = run_activities(loaded, store, connectors, loaded.agreement)
+            state_failed = isinstance(activities.error, StateUnavailable)
+            if not state_failed and not (should_stop is not None and should_stop()):
+                alerts = _alerts(loaded, store, connectors, agreement_clock)
         return CycleResult(forward, back, activities, loaded.settings.sync.pipeline, alerts)
     finally:
         if own:

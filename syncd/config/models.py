@@ -208,12 +208,6 @@ class SyncSettings(_Section):
         60, ge=0, le=10080, description="How often the forward leg lists HubSpot's archived contacts (the "
                                         "recycle bin) for linked contacts that left; 0: every run. "
                                         "`run --once --full` always scans.")
-    # Until the agreement file (issue #10) lands, this switch turns the tracking step on; then the
-    # step runs whenever the config has an `agreement`, and this setting goes.
-    track_activities: bool = Field(
-        False, description="After the back leg, read what Sales did to the Leads syncd handed over (Tasks, "
-                           "Events, Lead Status changes) into state, for the Sales–Marketing agreement. "
-                           "Status changes need field history tracking on Lead Status.")
 
     @field_validator("pipeline")
     @classmethod

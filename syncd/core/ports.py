@@ -113,6 +113,11 @@ class LeadSink(Protocol):
         the sink refuses is an answer, not an exception."""
         ...
 
+    def server_skew(self) -> float | None:
+        """The sink's clock minus this host's, in seconds, from its latest answer (None before any):
+        a hand-over is dated in the sink's time, as what Sales does to the Lead is."""
+        ...
+
 
 @dataclass(frozen=True)
 class OutcomeQuery:

@@ -240,7 +240,15 @@ class ForwardLeg:
             cursors = {**(cursors or {}), SCAN_CURSOR: commit.scanned_at}
         self.store.commit_batch(self.pipeline, links=commit.links, rejections=commit.rejections,
                                 resolved=commit.resolved, run_id=run_id, cursors=cursors, moves=commit.moves,
-                                restored=commit.restored)
+                                restored=commit.restored, handed_over_at=self._salesforce_now())
+
+    def _salesforce_now(self) -> dt.datetime | None:
+        """When Salesforce confirmed the batch, on Salesforce's clock (this host's plus the skew its
+        answers showed): a new link's hand-over. The agreement measures it against Tasks and
+        history dated by Salesforce, so a host clock off by minutes (or a day) neither drops a first
+        call as "before the hand-over" nor moves a deadline. None before any answer: this host's."""
+        skew = self.sink.server_skew()
+        return None if skew is None else dt.datetime.now(dt.UTC) + dt.timedelta(seconds=skew)
 
 
 def _log_moves(events: list[Event]) -> None:

@@ -85,7 +85,7 @@ class ActivitiesResult:
 class CycleResult:
     forward: RunResult
     back: RunResult | None = None
-    activities: ActivitiesResult | None = None    # the agreement's tracking step, when switched on
+    activities: ActivitiesResult | None = None    # the agreement's tracking step, with an agreement
     pipeline: str | None = None
     agreement_alerts: Counter = field(default_factory=Counter)    # the agreement's alerts raised, by state
 
