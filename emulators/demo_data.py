@@ -1,5 +1,6 @@
 """Realistic demo data: Vietnamese and English names, several sources, form histories,
-pain points, some contacts that do not qualify, one Lead Sales already created by hand."""
+pain points, roles and budgets (some meeting the agreement's definition, some not), some contacts
+that do not qualify, one Lead Sales already created by hand."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ PAINS = ["Leads go cold before Sales calls them", "No visibility into which camp
          "Need Vietnamese-language support for the sales team", "Long procurement cycles; need ROI proof"]
 CHALLENGES = ["Integrating HubSpot with Salesforce", "Reporting across both systems", "Hiring SDRs",
               "Response time to inbound leads"]
+# The agreement's definition parts (mappings/agreement.yaml): the role the form asked for (HubSpot's
+# hs_role; absent when the form did not ask) and the budget the lead gave (some under 10,000).
+ROLES = ["operations", "sales", "marketing", "information_technology", "finance", "engineering", None]
+BUDGETS = [5000, 8000, 12000, 25000, 40000, 80000, None, None]
 EMAILS = ["October digest", "Webinar invitation: closing the loop", "Your playbook is ready", "Case study roundup"]
 
 
@@ -53,6 +58,7 @@ class DemoContact:
 def demo_contacts(count: int = 40, *, seed: int = 7, now: dt.datetime | None = None) -> list[DemoContact]:
     """About two thirds qualify (MQL/SQL with an email); the rest are subscribers and leads."""
     rng = random.Random(seed)
+    answers = random.Random(seed + 1)     # role and budget: their own stream, the rest as before
     now = now or dt.datetime.now(dt.timezone.utc)
     names = VIETNAMESE + ENGLISH
     contacts: list[DemoContact] = []
@@ -91,5 +97,7 @@ def demo_contacts(count: int = 40, *, seed: int = 7, now: dt.datetime | None = N
             "pain_points": rng.choice(PAINS),
             "biggest_challenge": rng.choice(CHALLENGES),
         }
+        role, budget = answers.choice(ROLES), answers.choice(BUDGETS)
+        props.update(hs_role=role or "", budget_amount=str(budget) if budget else "")
         contacts.append(DemoContact({k: v for k, v in props.items() if v != ""}, conversions))
     return contacts

@@ -36,7 +36,7 @@ class Stack:
         """Environment for syncd: only the config location; secrets come from files."""
         return {"SYNCD_CONFIG": str(self.config_path)}
 
-    def write_config(self, *, mapping: Path | None = None, extra: str = "") -> Path:
+    def write_config(self, *, mapping: Path | None = None, agreement: Path | None = None, extra: str = "") -> Path:
         secrets_dir = self.directory / "secrets"
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
         for name, value in (("hubspot_access_token", self.hubspot_token),
@@ -45,6 +45,7 @@ class Stack:
             path.write_text(value + "\n")
             path.chmod(0o600)
         mapping_line = f"mapping: {mapping}\n" if mapping else ""
+        mapping_line += f"agreement: {agreement}\n" if agreement else ""
         self.config_path.write_text(
             f"# syncd config for the local emulators (written by emulators.stack)\n"
             f"{mapping_line}"

@@ -35,6 +35,14 @@ def raised(store: StateStore, pipeline: str) -> set[tuple[str, str]]:
             select(AgreementAlertRow).where(AgreementAlertRow.pipeline == pipeline))}
 
 
+def alerts(store: StateStore, pipeline: str) -> list[Alert]:
+    """Every alert raised for the pipeline, oldest first (the demo shows them)."""
+    with store.session() as session:
+        rows = session.exec(select(AgreementAlertRow).where(AgreementAlertRow.pipeline == pipeline)
+                            .order_by(AgreementAlertRow.raised_at, AgreementAlertRow.hubspot_id))
+        return [Alert(row.hubspot_id, row.state, row.lead_id, row.task_id) for row in rows]
+
+
 def record_alerts(store: StateStore, pipeline: str, alerts: Sequence[Alert], now: dt.datetime | None = None) -> None:
     """Record alerts raised (after their remote writes returned): one row per (contact, state)."""
     now = now or utcnow()

@@ -6,9 +6,11 @@ import datetime as dt
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -197,3 +199,56 @@ def test_the_demo_runs_a_full_cycle_without_credentials(tmp_path):
     assert rows[0].startswith("source,handed_over,")
     totals = rows[-1].split(",")
     assert totals[0] == "TOTAL" and int(totals[1]) == summary["report_totals"]["handed_over"] > 0
+    # The agreement (#10, acceptance 6): the bundled file, measured on what Sales' play intended.
+    agreement, alert_lines = summary["agreement"], [e for e in map(json.loads, done.stdout.splitlines())
+                                                    if e.get("event") == "agreement.alert"]
+    intended = agreement["intended"]
+    assert agreement["file"].endswith("mappings/agreement.yaml") and agreement["tasks"] is False
+    assert agreement["delivered"] == summary["report_totals"]["handed_over"] == sum(
+        intended[k] for k in ("on_time", "late", "never", "too_few"))
+    assert agreement["states"] == {"on_time": intended["on_time"], "due_soon": 0,
+                                   "breached": intended["late"] + intended["never"],
+                                   "closed_too_few_attempts": intended["too_few"]}
+    assert intended["on_time"] > intended["late"] > intended["never"] > 0 and intended["too_few"] == 1
+    assert agreement["contacted_within_share"] == round((intended["on_time"] + 1) / agreement["delivered"], 3)
+    # One breach alert (the one open lead never contacted), and the lead closed after one call.
+    alerts = sorted((a["state"], a["lead_id"]) for a in agreement["alerts"])
+    assert [state for state, _ in alerts] == ["breached", "closed_too_few_attempts"] and len(alerts) == intended["alerts"]
+    assert sorted((e["state"], e["lead_id"]) for e in alert_lines) == alerts
+    # The same every run, whatever the day or hour: each attempt is timed in business hours.
+    assert (agreement["delivered"], agreement["states"]["on_time"], agreement["states"]["breached"]) == (26, 16, 9)
+    assert (agreement["median_hours"], agreement["p90_hours"], agreement["attempts_met_share"]) == (2.0, 11.4, 0.857)
+    assert agreement["part_shares"] == {"persona": 0.577, "need": 1.0, "budget": 0.423}
+
+
+def test_the_demo_kept_running_serves_the_status_page_with_the_agreement(tmp_path):
+    """`syncd demo --keep-running` prints the status page's address; the page answers from the demo's state."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    demo = subprocess.Popen([sys.executable, "-m", "syncd.cli", "demo", "--contacts", "16", "--keep-running",
+                             "--dir", str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=env, cwd=tmp_path)
+    try:
+        lines = []
+        for line in demo.stdout:
+            lines.append(line)
+            if found := re.match(r"Status page: (http://127\.0\.0\.1:\d+/)$", line.strip()):
+                break
+        else:
+            pytest.fail("no status page address: " + "".join(lines)[-2000:])
+        (finished,) = [json.loads(line) for line in lines if '"demo.finished"' in line]
+        with urllib.request.urlopen(found.group(1), timeout=10) as answer:
+            assert answer.status == 200
+            page = answer.read().decode()
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait()
+    agreement = finished["agreement"]
+    assert f"The agreement, {agreement['month']}" in page
+    delivered = re.search(r'data-testid="sla-delivered"><span class="value">(\d+)<', page)
+    assert delivered and int(delivered.group(1)) == agreement["delivered"] > 0
+    states = dict(re.findall(r"<tr><td>([a-z ]+)</td><td class=\"n\">(\d+)</td></tr>", page))
+    assert states["breached"] == str(agreement["states"]["breached"]) != "0"

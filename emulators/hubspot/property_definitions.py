@@ -58,6 +58,24 @@ LEAD_STATUSES = [
     ("BAD_TIMING", "Bad Timing"),
 ]
 
+# HubSpot's "Employment Role" (``hs_role``): a subset of its options, as the portal lists them.
+ROLES = [
+    ("accounting", "Accounting"),
+    ("consulting", "Consulting"),
+    ("customer_service", "Customer Service"),
+    ("design", "Design"),
+    ("education", "Education"),
+    ("engineering", "Engineering"),
+    ("finance", "Finance"),
+    ("human_resources", "Human Resources"),
+    ("information_technology", "Information Technology"),
+    ("legal", "Legal"),
+    ("marketing", "Marketing"),
+    ("operations", "Operations"),
+    ("product", "Product"),
+    ("sales", "Sales"),
+]
+
 EMPLOYEE_RANGES = [(v, v) for v in ("1-5", "5-25", "25-50", "50-100", "100-500", "500-1000", "1000+")]
 
 PROPERTY_GROUPS: list[dict[str, Any]] = [
@@ -131,6 +149,8 @@ CONTACT_PROPERTIES: list[dict[str, Any]] = [
     definition("industry", "Industry", _S, "text", CI, "The Industry a contact is in", form_field=True),
     definition("numemployees", "Number of Employees", _E, "select", CI,
         "The number of company employees", options=EMPLOYEE_RANGES, form_field=True),
+    definition("hs_role", "Employment Role", _E, "select", CI,
+        "Job role of the contact", options=ROLES, form_field=True),
     definition("lifecyclestage", "Lifecycle Stage", _E, "radio", CI,
         "The qualification of contacts to sales readiness", options=LIFECYCLE_STAGES, form_field=True),
     definition("hs_lead_status", "Lead Status", _E, "radio", "sales_properties",
@@ -201,6 +221,8 @@ CONTACT_PROPERTIES: list[dict[str, Any]] = [
     definition("pain_points", "Pain Points", _S, "textarea", "syncd_demo", "What the lead told us hurts", custom=True,
         form_field=True),
     definition("biggest_challenge", "Biggest Challenge", _S, "text", "syncd_demo", "Biggest challenge, from the form",
+        custom=True, form_field=True),
+    definition("budget_amount", "Budget Amount", _N, "number", "syncd_demo", "Budget the lead told us, from the form",
         custom=True, form_field=True),
 ]
 

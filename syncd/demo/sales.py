@@ -1,5 +1,6 @@
 """The demo's second act: Sales works the leads in the Salesforce emulator, and syncd carries the
-outcomes back to the HubSpot contacts and into the closed-loop report.
+outcomes back to the HubSpot contacts and into the closed-loop report; with the agreement, Sales'
+attempts are logged too and the month is judged (``syncd.demo.agreement``).
 
 Everything goes through the code real use goes through: ``apply_setup`` is `syncd setup hubspot`,
 the cycle is `syncd run --once`, the report is `syncd report`.
@@ -16,6 +17,7 @@ from emulators.stack import Stack
 from state.outcomes import OutcomeStore
 from syncd import app
 from syncd.app.setup import apply_setup
+from syncd.demo.agreement import AgreementAct, MovableClock, judge, log_attempts
 from syncd.report import Report, build_report
 from syncd.run.result import CycleResult, RunResult
 
@@ -33,18 +35,28 @@ class LoopResult:
     back: RunResult | None
     contacts: list[dict]              # HubSpot contacts carrying an outcome
     report: Report
+    agreement: AgreementAct | None = None   # the Sales–Marketing agreement, when the config names one
 
 
-def play_sales(stack: Stack) -> dict[str, int]:
+def cast(stack: Stack) -> list[tuple[dict, str, int]]:
+    """The Leads syncd handed over, each with its play and its number within that play."""
+    leads = sorted((lead for lead in stack.salesforce.all("Lead") if lead.get("HubSpot_Contact_Id__c")),
+                   key=lambda lead: int(lead["HubSpot_Contact_Id__c"]))
+    seen: Counter = Counter()
+    out = []
+    for i, lead in enumerate(leads):
+        play = PLAYS[i % len(PLAYS)]
+        out.append((lead, play, seen[play]))
+        seen[play] += 1
+    return out
+
+
+def play_sales(stack: Stack, roles: list[tuple[dict, str, int]]) -> dict[str, int]:
     """Work the Leads syncd handed over: call some, disqualify some with a reason, convert some and
     close their Opportunities won (with an amount) or lost (with a reason)."""
     sf = stack.salesforce
-    leads = sorted((lead for lead in sf.all("Lead") if lead.get("HubSpot_Contact_Id__c")),
-                   key=lambda lead: int(lead["HubSpot_Contact_Id__c"]))
     played: Counter = Counter()
-    for i, lead in enumerate(leads):
-        play = PLAYS[i % len(PLAYS)]
-        n = played[play]
+    for lead, play, n in roles:
         if play == "contacted":
             sf.update("Lead", lead["Id"], {"Status": "Working - Contacted"})
         elif play == "disqualified":
@@ -62,10 +74,15 @@ def play_sales(stack: Stack) -> dict[str, int]:
     return dict(played)
 
 
-def close_the_loop(stack: Stack, run_cycle: Callable[[], CycleResult]) -> LoopResult:
+def close_the_loop(stack: Stack, run_cycle: Callable[[], CycleResult],
+                   clock: MovableClock | None = None) -> LoopResult:
+    """Sales works the Leads (and, with ``clock``, logs its attempts as the agreement counts them,
+    hours after the hand-over), then a cycle carries the outcomes back."""
     loaded = app.load(stack.config_path, env={})
     plan = apply_setup(loaded)                                   # = syncd setup hubspot
-    played = play_sales(stack)
+    roles = cast(stack)
+    intended = log_attempts(stack, roles, clock) if clock is not None and loaded.agreement else None
+    played = play_sales(stack, roles)
     # SOQL datetimes have whole seconds: the back leg reads up to the last whole second before it
     # starts, so give the changes just made a second to fall inside the window.
     time.sleep(1.1 - time.time() % 1)
@@ -76,4 +93,5 @@ def close_the_loop(stack: Stack, run_cycle: Callable[[], CycleResult]) -> LoopRe
         rows = OutcomeStore(store).report_rows(loaded.settings.sync.pipeline)
     finally:
         store.close()
-    return LoopResult([d["name"] for d in plan.create], played, back, contacts, build_report(rows))
+    act = judge(stack, clock, intended) if clock is not None and intended is not None else None
+    return LoopResult([d["name"] for d in plan.create], played, back, contacts, build_report(rows), act)
