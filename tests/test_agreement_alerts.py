@@ -129,12 +129,19 @@ def test_a_lead_about_to_breach_gives_one_log_event_one_metric_and_one_task_over
             with capture_logs() as logs:
                 for hours in (0, 6.5, 6.6, 6.7, 6.8):
                     offset[0] = dt.timedelta(hours=hours)
+                    if hours == 6.5:    # the first Task create meets a 503: one attempt, not retried
+                        salesforce.inject_fault("POST", "/composite/sobjects", 503, times=1)
+                        creates = salesforce.requests.count(method="POST", path_contains="/composite/sobjects")
                     cycle = run_cycle(loaded, store, connectors=connectors)
                     metrics.observe_cycle(cycle, "ok", 1.0, dt.datetime.now(UTC))
+                    if hours == 6.5:    # ... left unrecorded, with no Task: the next cycle creates it
+                        assert salesforce.requests.count(method="POST", path_contains="/composite/sobjects") \
+                            == creates + 1 and salesforce.all("Task") == []
         finally:
             connectors.close()
             store.close()
         alerts = [e for e in logs if e["event"] == "agreement.alert"]
+        assert [e["event"] for e in logs if e["event"] == "agreement.alerts_failed"] == ["agreement.alerts_failed"]
         (lead,) = salesforce.all("Lead")
         assert [(e["state"], e["lead_id"], e["owner_id"]) for e in alerts] == [("due_soon", lead["Id"], lead["OwnerId"])]
         assert metrics.registry.get_sample_value("syncd_agreement_alerts_total", {

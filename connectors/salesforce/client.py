@@ -97,7 +97,11 @@ class SalesforceClient:
         return self._token.user_id if self._token else None
 
     # -- the one way to call -------------------------------------------------------------
-    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+    def call(self, what: str, fn: Callable[[Salesforce], T], *, retries: bool = True) -> T:
+        """``fn`` through the retry policy; ``retries=False``: one attempt (a write that is not
+        idempotent, whose lost answer may hide a write applied: the caller looks before sending again)."""
+        if not retries:
+            return self._attempt(what, fn)
         return self.policy.call(what, lambda: self._attempt(what, fn))
 
     def _attempt(self, what: str, fn: Callable[[Salesforce], T]) -> T:

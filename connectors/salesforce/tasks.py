@@ -3,7 +3,7 @@ Collections, 200 a call.
 
 A Task is created only after looking for one on the same Lead with the same Subject (the subject
 names the alert's state): a crash between the create and syncd's commit finds it on the rerun
-instead of creating a second. One query per 200 Leads, only in a cycle that has alerts to raise.
+instead of creating a second. For the same reason a create is never retried within the call. One query per 200 Leads, only in a cycle that has alerts to raise.
 """
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ class SalesforceTasks:
             chunk = tasks[start:start + COLLECTION_LIMIT]
             body = {"allOrNone": False, "records": [_record(task) for task in chunk]}
             what = f"create {len(chunk)} tasks"
-            raw = self.client.call(what, lambda sf, body=body: sf.restful(CREATE_PATH, method="POST", json=body))
+            # Creating is not idempotent: an answer lost after Salesforce created the Tasks, sent again,
+            # would create them twice. One attempt; a failure leaves the alerts unrecorded, and the
+            # next cycle's look-up (find_tasks) finds any Task that attempt did create.
+            raw = self.client.call(what, lambda sf, body=body: sf.restful(CREATE_PATH, method="POST", json=body),
+                                   retries=False)
             results += _results(raw, len(chunk), what)
         return results
