@@ -35,6 +35,7 @@ from syncd.run.leg import Prepared, Written
 from syncd.run.moves import SCAN_CURSOR, ContactMoves, GonePage, Moving
 
 FUTURE_MARGIN_SECONDS = 300       # HubSpot stamps edits itself: later than this is not clock jitter
+SKEW_RESOLUTION_SECONDS = 2.0     # a Date header's whole seconds (cut) and a round trip: not a skew
 log = structlog.get_logger("syncd.run")
 
 MAPPING_CURSOR = "mapping.fingerprint"   # the mapping the last complete forward run used
@@ -246,9 +247,15 @@ class ForwardLeg:
         """When Salesforce confirmed the batch, on Salesforce's clock (this host's plus the skew its
         answers showed): a new link's hand-over. The agreement measures it against Tasks and
         history dated by Salesforce, so a host clock off by minutes (or a day) neither drops a first
-        call as "before the hand-over" nor moves a deadline. None before any answer: this host's."""
+        call as "before the hand-over" nor moves a deadline. None before any answer: this host's.
+        A skew within the ``Date`` header's resolution is no skew: this host's time then, so
+        hand-overs keep the order they happened in rather than a second's jitter."""
         skew = self.sink.server_skew()
-        return None if skew is None else dt.datetime.now(dt.UTC) + dt.timedelta(seconds=skew)
+        if skew is None:
+            return None
+        if abs(skew) <= SKEW_RESOLUTION_SECONDS:
+            skew = 0.0
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=skew)
 
 
 def _log_moves(events: list[Event]) -> None:
