@@ -3,6 +3,8 @@
 - ``lead_activities``: one row per Task, Event or status change, keyed by its Salesforce Id, so an
   activity read twice (overlapping windows, a rerun after a crash) is stored once.
 - ``lead_owners``: the owner and status of Leads the back leg does not read (nobody worked them).
+- ``owner_names``: the names of the owners (Users, queues) those and the back leg's outcomes name,
+  read once and re-read at most once a day (``owners_to_name``).
 
 ``commit`` stores a window's activities and owners and moves the tracking cursor in one
 transaction, after the rows: a crash before it loses nothing (the cursor stays, the next run reads
@@ -10,7 +12,7 @@ the window again), a crash after it doubles nothing.
 
 ``tracked_leads`` joins links (the hand-over), outcomes, owners and activities into the
 agreement's ``TrackedLead``: one aggregate query per table, each joined to the links of the
-hand-over range, so 100,000 links cost four queries, not one per lead.
+hand-over range, so 100,000 links cost five queries (the fifth: the owners' names), not one per lead.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from state.db import aware, upsert
-from state.models import LeadActivityRow, LeadOwnerRow, LinkRow, OutcomeRow
+from state.models import (
+    LeadActivityRow,
+    LeadOwnerRow,
+    LinkRow,
+    OutcomeRow,
+    OwnerNameRow,
+)
 from state.text import storable
 from syncd.core.agreement import Activity, ActivityKind, TrackedLead
 from syncd.core.outcomes import Outcome
@@ -52,6 +60,31 @@ def write_owners(connection: Connection, pipeline: str, owners: dict[str, tuple[
     rows = [{"pipeline": pipeline, "lead_id": lead_id, "owner_id": owner, "status": storable(status, 255) or None,
              "read_at": now} for lead_id, (owner, status) in owners.items()]
     upsert(connection, LeadOwnerRow.__table__, rows, ("pipeline", "lead_id"))
+
+
+def write_owner_names(connection: Connection, pipeline: str, names: dict[str, str | None],
+                      now: dt.datetime) -> None:
+    rows = [{"pipeline": pipeline, "owner_id": owner_id, "name": storable(name, 255) or None, "read_at": _utc(now)}
+            for owner_id, name in names.items()]
+    upsert(connection, OwnerNameRow.__table__, rows, ("pipeline", "owner_id"))
+
+
+def owners_to_name(session: Session, pipeline: str, also: Sequence[str], read_before: dt.datetime,
+                   limit: int) -> list[str]:
+    """The owners (of ``lead_owners``, of the back leg's outcomes, and ``also``) whose name was never
+    read or was read before ``read_before``: never read first, then the oldest (at most ``limit``).
+    Distinct owners are few (a sales team), so each query returns a handful of rows."""
+    known = set(also)
+    known.update(session.exec(select(LeadOwnerRow.owner_id).where(LeadOwnerRow.pipeline == pipeline,
+                                                                  LeadOwnerRow.owner_id.is_not(None)).distinct()))
+    seen = OutcomeRow.lead_fields["OwnerId"].as_string()
+    known.update(session.exec(select(seen).where(OutcomeRow.pipeline == pipeline, seen.is_not(None)).distinct()))
+    read = {row.owner_id: aware(row.read_at) for row in session.exec(
+        select(OwnerNameRow).where(OwnerNameRow.pipeline == pipeline))}
+    cutoff = _utc(read_before)
+    due = [owner for owner in known if owner and (owner not in read or read[owner] < cutoff)]
+    epoch = _utc(dt.datetime.min)
+    return sorted(due, key=lambda owner: (read.get(owner) or epoch, owner))[:limit]
 
 
 def owners_unknown(session: Session, pipeline: str, limit: int) -> list[str]:
@@ -106,13 +139,15 @@ def tracked_leads(session: Session, pipeline: str, *, handed_over_from: dt.datet
         select(LeadOwnerRow).join(LinkRow, and_(LinkRow.pipeline == LeadOwnerRow.pipeline,
                                                 LinkRow.lead_id == LeadOwnerRow.lead_id))
         .where(LeadOwnerRow.pipeline == pipeline), handed_over_from, handed_over_to).distinct())}
+    names = {row.owner_id: row.name for row in session.exec(
+        select(OwnerNameRow).where(OwnerNameRow.pipeline == pipeline, OwnerNameRow.name.is_not(None)))}
     tracked = [_tracked(link, attempts.get(link.hubspot_id), outcomes.get(link.hubspot_id),
-                        owners.get(link.lead_id) if link.lead_id else None) for link in links]
+                        owners.get(link.lead_id) if link.lead_id else None, names) for link in links]
     return sorted(tracked, key=lambda t: (t.handed_over_at, t.hubspot_id))
 
 
 def _tracked(link: LinkRow, attempts: tuple[int, dt.datetime | None] | None, outcome: OutcomeRow | None,
-             owner: LeadOwnerRow | None) -> TrackedLead:
+             owner: LeadOwnerRow | None, names: dict[str, str | None]) -> TrackedLead:
     count, first = attempts or (0, None)
     owner_id, status = (owner.owner_id, owner.status) if owner is not None else (None, None)
     closed_at, converted = None, bool(link.converted)
@@ -128,5 +163,5 @@ def _tracked(link: LinkRow, attempts: tuple[int, dt.datetime | None] | None, out
             closed_at = aware(outcome.outcome_at)
     return TrackedLead(
         hubspot_id=link.hubspot_id, lead_id=link.lead_id, handed_over_at=aware(link.first_synced_at),
-        owner_id=owner_id, first_contact_at=first, attempts=count, status=status, closed_at=closed_at,
+        owner_id=owner_id, owner_name=names.get(owner_id) if owner_id else None, first_contact_at=first, attempts=count, status=status, closed_at=closed_at,
         converted=converted, parts=dict(link.agreement_parts or {}), source=link.source, campaign=link.campaign)

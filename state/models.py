@@ -2,7 +2,7 @@
 
 Forward leg: ``links`` (contact <-> Lead, the last accepted payload), ``rejections``,
 ``contact_moves`` (contacts merged, archived or deleted since). The agreement:
-``lead_activities`` (what Sales did to handed-over Leads), ``lead_owners``, ``agreement_alerts``. Back leg:
+``lead_activities`` (what Sales did to handed-over Leads), ``lead_owners``, ``owner_names``, ``agreement_alerts``. Back leg:
 ``outcomes`` (what Sales did, as last observed), ``feedback_rejections``. Both: ``cursors``,
 ``runs``. One syncer per pipeline: ``leases``. ``schema_version`` records migrations.
 """
@@ -95,6 +95,18 @@ class LeadOwnerRow(SQLModel, table=True):
     owner_id: str | None = Field(default=None, max_length=18)
     status: str | None = Field(default=None, max_length=255)
     read_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class OwnerNameRow(SQLModel, table=True):
+    """The name of a Lead owner (a User, or a queue: a Group), as read by the tracking step, so the
+    agreement's report says who, not which Id. Created by create_all (schema v5 still); re-read at
+    most once a day. ``name`` NULL: Salesforce had no User or queue with that Id when read."""
+
+    __tablename__ = "owner_names"
+    pipeline: str = Field(primary_key=True, max_length=64)
+    owner_id: str = Field(primary_key=True, max_length=18)
+    name: str | None = Field(default=None, max_length=255)
+    read_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class AgreementAlertRow(SQLModel, table=True):

@@ -143,18 +143,26 @@ class StateStore:
     # -- the agreement: what Sales did to handed-over Leads (state.activities) ---------------
     def commit_activities(self, pipeline: str, *, activities: Sequence[Activity] = (),
                           owners: dict[str, tuple[str | None, str | None]] | None = None,
+                          owner_names: dict[str, str | None] | None = None,
                           cursors: dict[str, str] | None = None, now: dt.datetime | None = None) -> None:
-        """Store activities (by Salesforce Id) and Lead owners, and move the tracking cursor, in one
-        transaction: the cursor never passes an activity that is not stored."""
+        """Store activities (by Salesforce Id), Lead owners and owners' names, and move the tracking
+        cursor, in one transaction: the cursor never passes an activity that is not stored."""
         now = now or utcnow()
         with self.engine.begin() as connection:
             lead_activities.write_activities(connection, pipeline, activities)
             lead_activities.write_owners(connection, pipeline, owners or {}, now)
+            lead_activities.write_owner_names(connection, pipeline, owner_names or {}, now)
             self.write_cursors(connection, pipeline, cursors or {}, now)
 
     def owners_unknown(self, pipeline: str, limit: int) -> list[str]:
         with self.session() as session:
             return lead_activities.owners_unknown(session, pipeline, limit)
+
+    def owners_to_name(self, pipeline: str, *, also: Sequence[str] = (), max_age: dt.timedelta,
+                       limit: int, now: dt.datetime | None = None) -> list[str]:
+        """Owners whose name was never read, or read more than ``max_age`` ago (``state.activities``)."""
+        with self.session() as session:
+            return lead_activities.owners_to_name(session, pipeline, also, (now or utcnow()) - max_age, limit)
 
     def first_hand_over(self, pipeline: str) -> dt.datetime | None:
         """When the pipeline's first contact still linked was handed over (None: no link yet)."""

@@ -5,6 +5,8 @@ Marketing's side: SQLs delivered against the target; the share meeting each part
 definition; by source and by campaign. Sales' side: the share first contacted within Y hours;
 median and 90th percentile hours to first contact; the share of leads closed as not converted
 that had at least Z attempts; by owner. Shares are 0..1 in JSON and CSV, percentages in the table.
+An owner is named and identified: "Name (005…)" in the table, ``label`` beside ``key`` (the Id) in
+CSV and JSON; an owner whose name is not read yet shows its Id alone.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def to_json(month: AgreementMonth) -> str:
 def _rows(section: str, rows: list[ShareRow], measure: str) -> list[list[Any]]:
     out = []
     for row in rows:
-        out.append([section, row.key, row.leads, measure, _blank(row.share)])
-        out += [[section, row.key, row.leads, name, _blank(value)] for name, value in row.extra.items()]
+        label = _blank(row.label)
+        out.append([section, row.key, row.leads, measure, _blank(row.share), label])
+        out += [[section, row.key, row.leads, name, _blank(value), label] for name, value in row.extra.items()]
     return out
 
 
@@ -48,21 +51,28 @@ def _blank(value: Any) -> Any:
 
 
 def to_csv(month: AgreementMonth) -> str:
-    """One measure a line: section, key, leads, measure, value (a long table any sheet can pivot)."""
+    """One measure a line: section, key, leads, measure, value, label (the owner's name; blank for
+    other sections): a long table any sheet can pivot."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["section", "key", "leads", "measure", "value"])
+    writer.writerow(["section", "key", "leads", "measure", "value", "label"])
     summary = {"target": month.target, "delivered": month.delivered,
                "contacted_within_share": month.contacted_within_share, "median_hours": month.median_hours,
                "p90_hours": month.p90_hours, "attempts_met_share": month.attempts_met_share}
-    writer.writerows([["month", month.month, month.delivered, name, _blank(value)] for name, value in summary.items()])
-    writer.writerows([["part", part, month.delivered, "share", _blank(share)]
+    writer.writerows([["month", month.month, month.delivered, name, _blank(value), ""]
+                      for name, value in summary.items()])
+    writer.writerows([["part", part, month.delivered, "share", _blank(share), ""]
                       for part, share in month.part_shares.items()])
-    writer.writerows([["state", state, count, "leads", count] for state, count in month.states.items()])
+    writer.writerows([["state", state, count, "leads", count, ""] for state, count in month.states.items()])
     writer.writerows(_rows("source", month.by_source, "all_parts_share"))
     writer.writerows(_rows("campaign", month.by_campaign, "all_parts_share"))
     writer.writerows(_rows("owner", month.by_owner, "contacted_within_share"))
     return out.getvalue()
+
+
+def owner_label(row: ShareRow) -> str:
+    """"Name (Id)" once the name is read, the Id alone before."""
+    return f"{row.label} ({row.key})" if row.label else row.key
 
 
 def _pct(value: float | None) -> str:
@@ -105,7 +115,7 @@ def to_table(month: AgreementMonth) -> list[Table]:
     for label in ("owner", "leads", "contacted\nin time", "median\nhours", "p90\nhours", "enough\nattempts"):
         owners.add_column(label, justify="left" if label == "owner" else "right", overflow="fold")
     for row in month.by_owner:
-        owners.add_row(row.key, str(row.leads), _pct(row.share), _hours(row.extra.get("median_hours")),
+        owners.add_row(owner_label(row), str(row.leads), _pct(row.share), _hours(row.extra.get("median_hours")),
                        _hours(row.extra.get("p90_hours")), _pct(row.extra.get("attempts_met_share")))
     return [marketing, _groups("By source", month.by_source, parts),
             _groups("By campaign", month.by_campaign, parts), sales, owners]

@@ -57,8 +57,10 @@ def _hand_over(syncd: Syncd, n: int) -> tuple[list[str], dict[str, str]]:
     result = cycle(syncd, env=track(syncd))
     assert result.forward.counts["created"] == n and result.activities is not None
     assert result.activities.status == "ok", result.activities.error
-    # One query per kind of activity, and one for the owners of the Leads just handed over.
-    assert result.activities.api_calls["salesforce"] == 4 and result.activities.counts["owners_read"] == n
+    # One query per kind of activity, one for the owners of the Leads just handed over, one for
+    # their owner's name (the integration user owns them all).
+    assert result.activities.api_calls["salesforce"] == 5 and result.activities.counts["owners_read"] == n
+    assert result.activities.counts["owner_names_read"] == 1
     return ids, {i: lead["Id"] for i, lead in syncd.leads_by_hubspot_id().items()}
 
 
@@ -102,11 +104,13 @@ def test_calls_emails_events_and_working_status_changes_count_as_attempts_once_e
     _task(syncd, stranger, "Call")                          # a Lead syncd did not hand over
     with capture_logs() as logs:
         result = cycle(syncd, env=track(syncd)).activities
-    assert result.status == "ok" and result.api_calls == {"hubspot": 0, "salesforce": 3}
+    # Three kinds, and one name: the salesperson the back leg saw own lead b (the integration
+    # user's name was read the cycle before and is not read again).
+    assert result.status == "ok" and result.api_calls == {"hubspot": 0, "salesforce": 4}
     assert result.count_dict() == {"read": 6, "tasks": 3, "events": 1, "status_changes": 1, "kept": 5,
-                                   "not_handed_over": 1, "owners_read": 0}
+                                   "not_handed_over": 1, "owners_read": 0, "owner_names_read": 1}
     [line] = [e for e in logs if e["event"] == "activities.read"]
-    assert line["kept"] == 5 and line["api_calls"]["salesforce"] == 3 and line["status"] == "ok"
+    assert line["kept"] == 5 and line["api_calls"]["salesforce"] == 4 and line["status"] == "ok"
     history = sf.find("LeadHistory", LeadId=leads[b])[0]["Id"]
     stored = _activity_ids(syncd)
     assert stored == sorted([call, email, meeting, early, history])
@@ -120,12 +124,15 @@ def test_calls_emails_events_and_working_status_changes_count_as_attempts_once_e
                                                                              sf.sales_user_id)
     assert (tracked[c].attempts, tracked[c].first_contact_at, tracked[c].owner_id) == (0, None, sf.default_user_id)
     assert tracked[c].status == "Open - Not Contacted" and tracked[c].lead_id == leads[c]
+    assert (tracked[b].owner_name, tracked[c].owner_name) == ("Sam Sales", "Integration User")
     assert not any(t.converted or t.closed_at for t in tracked.values())
 
     # The next cycle's window overlaps this one (the look-back): the same activities are read
     # again and stored once; the attempts do not move.
+    # Every owner is named: no name is read again (until a day has passed).
     again = cycle(syncd, env=track(syncd)).activities
     assert again.counts["kept"] == 5 and again.api_calls["salesforce"] == 3
+    assert again.counts["owner_names_read"] == 0
     assert _activity_ids(syncd) == stored
     assert {i: t.attempts for i, t in _tracked(syncd).items()} == {a: 3, b: 1, c: 0}
 
@@ -172,6 +179,10 @@ def test_a_step_killed_between_read_and_commit_loses_and_doubles_nothing(ready, 
         assert failed.status == "failed" and failed.exit_code == ExitCode.REMOTE_UNAVAILABLE
         assert [e["who_acts"] for e in logs if e["event"] == "activities.read"] == ["config"]
         assert store.get_cursor(PIPELINE, ACTIVITIES_CURSOR) == moved
+        # A queue owns Leads as a Group: the emulator answers the names query the step sends.
+        queue = syncd.salesforce.insert("Group", {"Name": "Inbound queue", "Type": "Queue"})
+        assert connectors.leads.current_values(sobject="Group", fields=("Name",), ids=[queue]) == {
+            queue: {"Id": queue, "Name": "Inbound queue"}}
     finally:
         connectors.close()
         killed.close()
@@ -219,3 +230,60 @@ def test_tracked_leads_count_only_what_the_query_counts_after_the_hand_over_and_
     in_range = store.tracked_leads(pipeline, handed_over_from=_at(0), handed_over_to=_at(2), query=no_events)
     assert [(t.hubspot_id, t.attempts) for t in in_range] == [("1", 0), ("2", 1)]
     assert len(store.lead_activities(pipeline)) == 6
+    # The owners to name: of lead_owners and of the back leg's outcomes (lead_fields' OwnerId).
+    assert sorted(store.owners_to_name(pipeline, max_age=dt.timedelta(days=1), limit=10)) == [
+        "005000000000001AAA", "005000000000002AAA"]
+    store.commit_activities(pipeline, owner_names={"005000000000001AAA": "Ada Owner", "005000000000002AAA": None})
+    tracked = {t.hubspot_id: t for t in store.tracked_leads(pipeline, query=COUNTED)}
+    assert (tracked["4"].owner_name, tracked["3"].owner_name, tracked["1"].owner_name) == ("Ada Owner", None, None)
+    assert store.owners_to_name(pipeline, max_age=dt.timedelta(days=1), limit=10) == []
+
+
+class _Nothing:
+    """An ActivitySource with no activities (the names are what is tested)."""
+
+    system = "salesforce"
+
+    def lead_activities(self, query, window):
+        return iter(())
+
+    def server_skew(self) -> float | None:
+        return 0.0
+
+
+class _Names:
+    """A LeadSink that knows some owners' names and counts the queries sent (one per sObject here)."""
+
+    def __init__(self, owners: dict[str, str], names: dict[str, str]) -> None:
+        self.owners, self.names, self.queries = owners, names, []
+
+    def current_values(self, *, sobject, fields, ids=(), key_field="Id"):
+        self.queries.append((sobject, tuple(fields), sorted(ids)))
+        if sobject == "Lead":
+            return {i: {"Id": i, "OwnerId": self.owners[i], "Status": "Open"} for i in ids}
+        return {i: {"Id": i, "Name": self.names[i]} for i in ids if i in self.names}
+
+
+def test_owner_names_are_read_once_users_and_queues_and_again_after_a_day(store, pipeline):
+    user, queue, gone = "005000000000001AAA", "00G000000000001AAA", "005000000000009AAA"
+    leads = {"00Q000000000001AAA": user, "00Q000000000002AAA": queue, "00Q000000000003AAA": gone}
+    store.commit_batch(pipeline, links=[Link(str(n), lead) for n, lead in enumerate(leads)], now=_at(0))
+    sink = _Names(leads, {user: "Ada Owner", queue: "Inbound queue"})
+
+    def run() -> dict[str, int]:
+        result = TrackingStep(source=_Nothing(), leads=sink, store=store, pipeline=pipeline,
+                              lookback=dt.timedelta(minutes=10)).run()
+        assert result.status == "ok", result.error
+        return result.count_dict()
+
+    assert run()["owner_names_read"] == 3
+    assert sink.queries == [("Lead", ("OwnerId", "Status"), sorted(leads)), ("User", ("Name",), sorted([user, gone])),
+                            ("Group", ("Name",), [queue])]
+    assert {t.lead_id: t.owner_name for t in store.tracked_leads(pipeline, query=COUNTED)} == {
+        "00Q000000000001AAA": "Ada Owner", "00Q000000000002AAA": "Inbound queue", "00Q000000000003AAA": None}
+    sink.queries.clear()
+    assert run()["owner_names_read"] == 0 and sink.queries == []     # named (or known nameless): no call
+    # A day later each is read again (a renamed User catches up), oldest first.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1, minutes=1)
+    assert sorted(store.owners_to_name(pipeline, max_age=dt.timedelta(days=1), limit=10, now=later)) == sorted(
+        [user, queue, gone])

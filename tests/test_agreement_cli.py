@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from state.models import LeadActivityRow, LeadOwnerRow, LinkRow, OutcomeRow
+from state.models import (
+    LeadActivityRow,
+    LeadOwnerRow,
+    LinkRow,
+    OutcomeRow,
+    OwnerNameRow,
+)
 from state.store import StateStore
 from syncd.cli import main
 from syncd.core.errors import ExitCode
@@ -81,6 +87,8 @@ def _seed(config: Path) -> None:
         # Owners as the tracking step reads them (Leads the back leg has not read).
         LeadOwnerRow(pipeline=PIPELINE, lead_id="00Q000000000001", owner_id="005A", status="Working"),
         LeadOwnerRow(pipeline=PIPELINE, lead_id="00Q000000000002", owner_id="005B", status="Open - Not Contacted"),
+        # Their names, as the tracking step reads them (005B's not read yet).
+        OwnerNameRow(pipeline=PIPELINE, owner_id="005A", name="Ada Owner", read_at=z("2026-11-02T10:00")),
         # 2026-10-31T23:30Z is November in Berlin: an Email task does not count; never contacted.
         LinkRow(pipeline=PIPELINE, hubspot_id="2", lead_id="00Q000000000002", source="PAID",
                 first_synced_at=z("2026-10-31T23:30"), agreement_parts={"persona": False}),
@@ -110,6 +118,7 @@ def test_the_report_in_three_formats_with_berlin_month_boundaries(config, tmp_pa
     assert november["part_shares"] == {"persona": 0.5}
     assert november["hours_to_first_contact"] == [2.0] and november["contacted_within_share"] == 0.5
     assert [(row["key"], row["leads"]) for row in november["by_source"]] == [("ORGANIC", 1), ("PAID", 1)]
+    assert [(row["key"], row["label"]) for row in november["by_owner"]] == [("005A", "Ada Owner"), ("005B", None)]
 
     assert main([*common, "--month", "2026-12", "-o", str(tmp_path / "december.csv")]) == 0
     rows = list(csv.DictReader(io.StringIO((tmp_path / "december.csv").read_text())))
@@ -118,11 +127,16 @@ def test_the_report_in_three_formats_with_berlin_month_boundaries(config, tmp_pa
     assert values[("state", "closed_too_few_attempts", "leads")] == "1"
     assert values[("month", "2026-12", "attempts_met_share")] == "0.0"
     assert values[("owner", "005B", "contacted_within_share")] == "1.0"
+    assert {r["label"] for r in rows if r["section"] == "owner"} == {""}          # 005B's name is not read yet
+    assert main([*common, "--month", "2026-11", "--format", "csv"]) == 0
+    november_rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {(r["key"], r["label"]) for r in november_rows if r["section"] == "owner"} == {
+        ("005A", "Ada Owner"), ("005B", "")}
 
     assert main([*common, "--month", "2026-11", "--format", "table"]) == 0
     table = capsys.readouterr().out
     assert "Marketing's side — 2026-11" in table and "Europe/Berlin" in table and "2 / 4" in table
-    assert "Sales' side" in table and "By owner" in table and "005A" in table
+    assert "Sales' side" in table and "By owner" in table and "Ada Owner (005A)" in table and "005B" in table
 
 
 def test_the_report_needs_an_agreement_and_a_month(tmp_path, config, capsys):

@@ -115,8 +115,8 @@ def test_a_month_of_both_sides_against_hand_computed_values():
         "first_contact": {"within_hours": 24}, "attempts": {"minimum": 2}})
     h = dt.timedelta(hours=1)
     leads = [
-        TrackedLead("1", "00Q1", z("2026-11-02T10:00"), "A", z("2026-11-02T12:00"), 2, source="ORGANIC",
-                    campaign="c1", parts=T(True, True)),
+        TrackedLead("1", "00Q1", z("2026-11-02T10:00"), "A", owner_name="Ada Owner", first_contact_at=z(
+            "2026-11-02T12:00"), attempts=2, source="ORGANIC", campaign="c1", parts=T(True, True)),
         TrackedLead("2", "00Q2", z("2026-11-03T10:00"), "A", z("2026-11-03T10:00") + 30 * h, 1,
                     closed_at=z("2026-11-06T00:00"), source="PAID", campaign="c1", parts=T(True, False)),
         TrackedLead("3", "00Q3", z("2026-11-04T10:00"), "B", source="ORGANIC", parts=T(False, False)),
@@ -136,6 +136,9 @@ def test_a_month_of_both_sides_against_hand_computed_values():
     assert [(r.key, r.leads, r.share) for r in month.by_source] == [("ORGANIC", 3, 0.5), ("PAID", 2, 0.5)]
     assert [(r.key, r.leads) for r in month.by_campaign] == [("(none)", 2), ("c1", 2), ("c2", 1)]
     owners = {r.key: r for r in month.by_owner}
+    # Keyed by the owner's Id, labelled with the name read (B's is not read yet: no label).
+    assert (owners["A"].label, owners["B"].label) == ("Ada Owner", None)
+    assert all(r.label is None for r in month.by_source + month.by_campaign)
     assert owners["A"].leads == 3 and owners["A"].share == pytest.approx(2 / 3)
     assert owners["A"].extra["median_hours"] == 6.0 and owners["A"].extra["p90_hours"] == pytest.approx(25.2)
     assert owners["A"].extra["attempts_met_share"] == 0.0

@@ -47,7 +47,8 @@ def month(**changes) -> AgreementMonth:
               "by_source": [ShareRow("ORGANIC_SEARCH", 20, 0.8), ShareRow(HOSTILE, 7, None)],
               "by_campaign": [ShareRow("q1-seo", 20, 0.8)], "contacted_within_share": 0.74,
               "hours_to_first_contact": [0.5, 2.0, 3.0, 5.0, 30.0, 100.0], "median_hours": 4.0, "p90_hours": 65.0,
-              "attempts_met_share": 0.5, "by_owner": [ShareRow("005A", 10, 0.9)],
+              "attempts_met_share": 0.5, "by_owner": [ShareRow("005A", 10, 0.9, label="Ada Owner"),
+                                                     ShareRow("005B", 2, None, label=HOSTILE)],
               "states": {"on_time": 20, "due_soon": 3, "breached": 4}}
     return AgreementMonth(**(values | changes))
 
@@ -110,6 +111,7 @@ def test_the_page_shows_the_runs_the_rejected_records_the_report_and_the_agreeme
         assert f'data-testid="{testid}"' in body, testid
     figure = re.search(r'data-testid="sla-delivered"><span class="value">(\d+)</span>', body)
     assert figure and figure[1] == "27"
+    assert '<td title="005A">Ada Owner</td><td class="n">10</td>' in body                # the owner by name
     assert '<td>ORGANIC_SEARCH</td><td class="n">1</td><td class="n">1</td>' in body      # handed over, contacted
     assert "STRING_TOO_LONG" in body and "<td>LastName</td>" in body                      # the field it names
     assert "<td>failed</td>" in body and body.count('data-testid="run-row"') == 1

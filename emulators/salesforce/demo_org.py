@@ -1,4 +1,4 @@
-"""The demo org: Lead, Contact, Account, Opportunity and User with the fields syncd's mapping
+"""The demo org: Lead, Contact, Account, Opportunity, User and Group (queues) with the fields syncd's mapping
 uses, and what Sales does to them (Task, Event, LeadHistory: ``activities``; the agreement's alerts
 create Tasks), as data (``demo_schema()`` returns a fresh copy for each emulator)."""
 
@@ -33,7 +33,8 @@ LOSS_REASONS = ("Price", "Competitor", "No Decision", "Timing", "Product Fit", "
 
 MERGEABLE = ("Lead", "Contact", "Account")   # the objects Salesforce merges (Apex, SOAP, the UI)
 KEY_PREFIXES = {"Account": "001", "Contact": "003", "User": "005", "Opportunity": "006",
-                "Lead": "00Q"}
+                "Lead": "00Q", "Group": "00G"}
+GROUP_TYPES = ("Queue", "Regular", "Role")
 
 
 def _system_fields(sobject: str, owner: bool = True) -> list[FieldDef]:
@@ -169,7 +170,18 @@ def demo_schema() -> Schema:
     ]:
         user.add(fd)
 
-    return Schema([lead, contact, account, opportunity, user, *activity_objects()])
+    # Queues are Groups (Type 'Queue'): syncd reads the names of the queues that own Leads. The
+    # emulator's Lead OwnerId still references User only; a test sets a queue owner without validation.
+    group = SObjectDef("Group", KEY_PREFIXES["Group"], "Group")
+    for fd in _system_fields("Group", owner=False) + [
+        FieldDef("Name", "string", 40, required=True),
+        FieldDef("DeveloperName", "string", 80),
+        FieldDef("Type", "picklist", 40, picklist_values=GROUP_TYPES, restricted_picklist=True,
+                 default="Regular"),
+    ]:
+        group.add(fd)
+
+    return Schema([lead, contact, account, opportunity, user, group, *activity_objects()])
 
 
 def with_overrides(fd: FieldDef, **changes: Any) -> FieldDef:

@@ -62,6 +62,7 @@ class TrackedLead:
     parts: dict[str, bool] = field(default_factory=dict)   # definition part -> met at hand-over
     source: str | None = None
     campaign: str | None = None
+    owner_name: str | None = None              # the owner's User (or queue's) Name, as last read
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class ShareRow:
     leads: int
     share: float | None            # 0..1, None when nothing to measure yet
     extra: dict[str, float | int | None] = field(default_factory=dict)
+    label: str | None = None       # what people read for the key (an owner's name; the key stays the Id)
 
 
 @dataclass(frozen=True)

@@ -140,14 +140,17 @@ def _marketing_rows(judged: list[_Judged], key: Callable[[TrackedLead], str | No
 
 
 def _owner_rows(judged: list[_Judged]) -> list[ShareRow]:
-    """Per owner: leads, the share contacted within Y, median and p90 hours, the attempts share."""
+    """Per owner: leads, the share contacted within Y, median and p90 hours, the attempts share.
+    Keyed by the owner's Id (two people may share a name; a renamed one stays one owner), labelled
+    with the name the tracking step read (None until it is read)."""
     rows = []
-    for name, group in _grouped(judged, lambda lead: lead.owner_id).items():
+    for owner_id, group in _grouped(judged, lambda lead: lead.owner_id).items():
         within, hours, attempts = _sales_side(group)
-        rows.append(ShareRow(name, len(group), within, {
+        label = next((j.lead.owner_name for j in group if j.lead.owner_name), None)
+        rows.append(ShareRow(owner_id, len(group), within, {
             "median_hours": _median(hours), "p90_hours": p90(hours), "attempts_met_share": attempts,
             "closed_not_converted": sum(j.closed for j in group),
-            "breached": sum(j.state is SlaState.BREACHED for j in group)}))
+            "breached": sum(j.state is SlaState.BREACHED for j in group)}, label=label))
     return rows
 
 

@@ -9,8 +9,11 @@ state, after the back leg. Talks only to ports (``ActivitySource``, ``LeadSink``
 3. The owners of Leads whose owner was never read (open hand-overs the back leg does not read,
    nobody worked them yet) are read by Id through the ``LeadSink``, 200 a query, at most
    ``OWNER_READS`` Leads a run, newest hand-overs first.
-4. Each page's activities are stored as it comes (upserts by Salesforce Id); the last page, the
-   owners and the cursor go in one transaction, after every row before them: a crash or a failed
+4. The names of owners never named, or named more than a day ago (a renamed User catches up), are
+   read by Id through the ``LeadSink``: ``SELECT Id, Name FROM User WHERE Id IN (…200…)``, and the
+   same ``FROM Group`` for queues (Ids ``00G…``): no call when every owner has a fresh name.
+5. Each page's activities are stored as it comes (upserts by Salesforce Id); the last page, the
+   owners, their names and the cursor go in one transaction, after every row before them: a crash or a failed
    call leaves the cursor where it was and the next run reads the window again, storing each
    activity once.
 """
@@ -37,6 +40,8 @@ log = structlog.get_logger("syncd.activities")
 
 ACTIVITIES_CURSOR = "salesforce.activities"   # the tracking step's window, in Salesforce's time
 OWNER_READS = 2_000                            # Lead owners read a run at most: 10 queries of 200
+NAME_MAX_AGE = dt.timedelta(days=1)            # an owner's name is re-read at most once a day
+QUEUE_PREFIX = "00G"                           # a Lead owned by a queue: a Group, not a User
 _KIND_COUNTS = {ActivityKind.TASK: "tasks", ActivityKind.EVENT: "events", ActivityKind.STATUS: "status_changes"}
 
 
@@ -102,7 +107,8 @@ class TrackingStep:
                 self.store.commit_activities(self.pipeline, activities=pending)
             pending = self._handed_over(page.items, result.counts)
         owners = self._owners(result.counts)
-        self.store.commit_activities(self.pipeline, activities=pending, owners=owners, cursors={
+        names = self._names([owner for owner, _ in owners.values() if owner], result.counts)
+        self.store.commit_activities(self.pipeline, activities=pending, owners=owners, owner_names=names, cursors={
             ACTIVITIES_CURSOR: source_time.cursor(cursor, window, _whole_seconds), **source_time.kept()})
 
     def _handed_over(self, activities: list[Activity], counts: Counter) -> list[Activity]:
@@ -124,3 +130,16 @@ class TrackingStep:
         # A Lead Salesforce no longer has is recorded without an owner, so it is not asked for again.
         return {lead_id: (found[lead_id].get("OwnerId"), found[lead_id].get("Status")) if lead_id in found
                 else (None, None) for lead_id in lead_ids}
+
+    def _names(self, new_owners: list[str], counts: Counter) -> dict[str, str | None]:
+        """The names of owners not named yet (or named over a day ago): Users, and queues (Groups)."""
+        owner_ids = self.store.owners_to_name(self.pipeline, also=new_owners, max_age=NAME_MAX_AGE,
+                                              limit=self.owner_reads)
+        names: dict[str, str | None] = dict.fromkeys(owner_ids)   # an Id Salesforce has no row for: None
+        for sobject, ids in (("User", [i for i in owner_ids if not i.startswith(QUEUE_PREFIX)]),
+                             ("Group", [i for i in owner_ids if i.startswith(QUEUE_PREFIX)])):
+            if ids:
+                found = self.leads.current_values(sobject=sobject, fields=("Name",), ids=ids)
+                names.update({owner_id: row.get("Name") for owner_id, row in found.items() if owner_id in names})
+        counts["owner_names_read"] += len(owner_ids)
+        return names

@@ -334,6 +334,13 @@ def test_object_name_and_alias_prefixes_are_accepted() -> None:
     assert world.ids("SELECT l.Id FROM Lead l WHERE l.Company = 'Acme' ORDER BY l.Company")
 
 
+def test_group_is_an_object_name_after_from_though_group_is_a_keyword() -> None:
+    queue = {"Id": make_id("00G", 1), "IsDeleted": False, "Name": "Inbound queue", "Type": "Queue"}
+    world = World(("Group", queue))
+    assert world.ids(format_soql("SELECT Id, Name FROM Group WHERE Id IN {ids}", ids=[queue["Id"]])) == [queue["Id"]]
+    assert error_of("SELECT Id FROM Lead GROUP BY Id").error_code == "MALFORMED_QUERY"
+
+
 def test_duplicate_selected_field_is_rejected() -> None:
     assert error_of("SELECT Id, id FROM Lead").error_code == "MALFORMED_QUERY"
 

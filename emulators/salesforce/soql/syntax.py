@@ -149,7 +149,9 @@ class _Parser:
                 fields.append(self.field_path(select=True))
         self.expect_kw("FROM")
         obj = self.tok
-        if obj.kind != "IDENT" or obj.text.upper() in KEYWORDS:
+        # Group (queues, public groups) is an sObject although GROUP is a keyword: Salesforce
+        # reads the name after FROM as an object, so "FROM Group" is valid SOQL.
+        if obj.kind != "IDENT" or (obj.text.upper() in KEYWORDS and obj.text.upper() != "GROUP"):
             raise self.error()
         self.advance()
         alias = None
