@@ -112,7 +112,9 @@ def test_the_page_shows_the_runs_the_rejected_records_the_report_and_the_agreeme
     figure = re.search(r'data-testid="sla-delivered"><span class="value">(\d+)</span>', body)
     assert figure and figure[1] == "27"
     assert '<td title="005A">Ada Owner</td><td class="n">10</td>' in body                # the owner by name
-    assert '<td>ORGANIC_SEARCH</td><td class="n">1</td><td class="n">1</td>' in body      # handed over, contacted
+    assert '<td>ORGANIC_SEARCH</td><td class="n">1</td><td class="n">1</td>' in body      # handed over, worked
+    # the closed loop's "contacted" is Sales moving the Lead on; the agreement's is a logged call
+    assert 'title="moved out of an open status, disqualified or converted' in body and ">worked</th>" in body
     assert "STRING_TOO_LONG" in body and "<td>LastName</td>" in body                      # the field it names
     assert "<td>failed</td>" in body and body.count('data-testid="run-row"') == 1
     assert request(base + "/status")[2] == body                                            # the same page
