@@ -134,6 +134,8 @@ def test_each_problem_is_its_own_line_with_its_exit_code_and_the_other_checks_st
 
 def test_without_a_config_it_names_the_places_searched_and_skips_the_rest(tmp_path: Path, capsys,
                                                                            monkeypatch) -> None:
+    if Path("/etc/syncd/syncd.yaml").exists():
+        pytest.skip("this machine has /etc/syncd/syncd.yaml, a searched place")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SYNCD_CONFIG", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
