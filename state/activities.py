@@ -1,7 +1,9 @@
 """State for the agreement's tracking (issue #10): what Sales did to handed-over Leads.
 
 - ``lead_activities``: one row per Task, Event or status change, keyed by its Salesforce Id, so an
-  activity read twice (overlapping windows, a rerun after a crash) is stored once.
+  activity read twice (overlapping windows, a rerun after a crash) is stored once. A Task or
+  Event read as deleted (Salesforce's recycle bin) removes its row, in the same transaction as the
+  other rows of its page; read again restored, it is written again.
 - ``lead_owners``: the owner and status of Leads the back leg does not read (nobody worked them).
 - ``owner_names``: the names of the owners (Users, queues) those and the back leg's outcomes name,
   read once and re-read at most once a day (``owners_to_name``).
@@ -21,7 +23,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, true
+from sqlalchemy import and_, delete, false, func, or_, true
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
@@ -48,10 +50,15 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 
 def write_activities(connection: Connection, pipeline: str, activities: Sequence[Activity]) -> None:
-    """Upsert by Salesforce Id: an activity read again (its Task edited) is rewritten, never doubled."""
+    """Upsert by Salesforce Id: an activity read again (its Task edited) is rewritten, never doubled;
+    one read as deleted is removed (removing it again, or one never stored, changes nothing)."""
+    gone = [a.id for a in activities if a.deleted]
+    if gone:
+        table = LeadActivityRow.__table__
+        connection.execute(delete(table).where(table.c.pipeline == pipeline, table.c.activity_id.in_(gone)))
     rows = {a.id: {"pipeline": pipeline, "activity_id": a.id, "lead_id": a.lead_id, "kind": str(a.kind),
                    "subtype": storable(a.subtype, 255) or None, "old_status": storable(a.old_status, 255) or None,
-                   "owner_id": a.owner_id, "at": _utc(a.at)} for a in activities}
+                   "owner_id": a.owner_id, "at": _utc(a.at)} for a in activities if not a.deleted}
     upsert(connection, LeadActivityRow.__table__, list(rows.values()), ("pipeline", "activity_id"))
 
 

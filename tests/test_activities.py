@@ -4,11 +4,13 @@ state, and the ``TrackedLead`` rows the classifier reads from it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 from structlog.testing import capture_logs
 
+from emulators.salesforce.recycle_bin import undelete
 from state.outcomes import OutcomeStore
 from state.store import StateStore
 from syncd import app
@@ -108,7 +110,7 @@ def test_calls_emails_events_and_working_status_changes_count_as_attempts_once_e
     # user's name was read the cycle before and is not read again).
     assert result.status == "ok" and result.api_calls == {"hubspot": 0, "salesforce": 4}
     assert result.count_dict() == {"read": 6, "tasks": 3, "events": 1, "status_changes": 1, "kept": 5,
-                                   "not_handed_over": 1, "owners_read": 0, "owner_names_read": 1}
+                                   "deleted": 0, "not_handed_over": 1, "owners_read": 0, "owner_names_read": 1}
     [line] = [e for e in logs if e["event"] == "activities.read"]
     assert line["kept"] == 5 and line["api_calls"]["salesforce"] == 4 and line["status"] == "ok"
     history = sf.find("LeadHistory", LeadId=leads[b])[0]["Id"]
@@ -135,6 +137,35 @@ def test_calls_emails_events_and_working_status_changes_count_as_attempts_once_e
     assert again.counts["owner_names_read"] == 0
     assert _activity_ids(syncd) == stored
     assert {i: t.attempts for i, t in _tracked(syncd).items()} == {a: 3, b: 1, c: 0}
+
+
+def test_a_call_deleted_in_salesforce_no_longer_counts_after_the_next_cycle_and_comes_back_if_restored(ready, clock):
+    syncd = ready
+    (a, b), leads = _hand_over(syncd, 2)
+    sf = syncd.salesforce
+    clock.offset = LATER
+    call, email = _task(syncd, leads[a], "Call"), _task(syncd, leads[b], "Email")
+    first = cycle(syncd, env=track(syncd)).activities
+    assert first.counts["kept"] == 2 and first.counts["deleted"] == 0
+    assert {i: t.attempts for i, t in _tracked(syncd).items()} == {a: 1, b: 1}
+    clock.offset = LATER * 2
+    sf.delete("Task", call)                                   # logged by mistake: in the recycle bin
+    gone = cycle(syncd, env=track(syncd)).activities
+    # Still one query per kind (queryAll for Tasks and Events, query for history), no other call.
+    assert gone.status == "ok" and gone.api_calls["salesforce"] == first.api_calls["salesforce"] == 3
+    assert (gone.counts["deleted"], gone.counts["kept"], gone.counts["tasks"]) == (1, 1, 1)
+    tracked = _tracked(syncd)
+    assert (tracked[a].attempts, tracked[a].first_contact_at) == (0, None)      # not contacted again
+    assert tracked[b].attempts == 1 and _activity_ids(syncd) == [email]
+    again = cycle(syncd, env=track(syncd)).activities                # the look-back reads the delete again
+    assert again.api_calls["salesforce"] == 3 and _activity_ids(syncd) == [email]
+    assert {i: t.attempts for i, t in _tracked(syncd).items()} == {a: 0, b: 1}
+    clock.offset = LATER * 3
+    with sf.lock:                                             # restored from the recycle bin
+        undelete(sf.store, "Task", call)
+    back = cycle(syncd, env=track(syncd)).activities
+    assert back.counts["deleted"] == 0 and _activity_ids(syncd) == sorted([call, email])
+    assert {i: t.attempts for i, t in _tracked(syncd).items()} == {a: 1, b: 1}
 
 
 class _KilledBeforeCommit(StateStore):
@@ -287,3 +318,23 @@ def test_owner_names_are_read_once_users_and_queues_and_again_after_a_day(store,
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1, minutes=1)
     assert sorted(store.owners_to_name(pipeline, max_age=dt.timedelta(days=1), limit=10, now=later)) == sorted(
         [user, queue, gone])
+
+
+def test_an_activity_read_as_deleted_removes_its_row_once_and_read_live_again_comes_back(store, pipeline):
+    """On both databases: a deleted Task or Event removes its row in the page's transaction; read
+    again (the look-back, a rerun after a crash), or never stored, it changes nothing."""
+    store.commit_batch(pipeline, links=[Link("1", "00Q000000000001AAA")], now=_at(0))
+    call = Activity("00T000000000001AAA", "00Q000000000001AAA", ActivityKind.TASK, _at(1), "Call")
+    demo = Activity("00U000000000001AAA", "00Q000000000001AAA", ActivityKind.EVENT, _at(2))
+    store.commit_activities(pipeline, activities=[call, demo])
+    deleted = [dataclasses.replace(call, deleted=True), dataclasses.replace(demo, deleted=True),
+               Activity("00T000000000009AAA", "00Q000000000001AAA", ActivityKind.TASK, _at(3), "Call", deleted=True)]
+    for _ in range(2):
+        store.commit_activities(pipeline, activities=deleted[:1])
+        [lead] = store.tracked_leads(pipeline, query=COUNTED)
+        assert (lead.attempts, lead.first_contact_at) == (1, _at(2))
+    store.commit_activities(pipeline, activities=deleted)
+    [lead] = store.tracked_leads(pipeline, query=COUNTED)
+    assert (lead.attempts, lead.first_contact_at) == (0, None) and store.lead_activities(pipeline) == []
+    store.commit_activities(pipeline, activities=[call])                    # undeleted: counts again
+    assert [t.attempts for t in store.tracked_leads(pipeline, query=COUNTED)] == [1]

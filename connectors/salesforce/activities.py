@@ -10,6 +10,14 @@ one call per Lead:
 - the Leads' Status changes, from field history (``LeadHistory WHERE Field = 'Status'``, by
   ``CreatedDate``: history rows never change). Field history tracking must be on for Lead Status.
 
+Tasks and Events are read through ``queryAll`` (simple_salesforce: ``include_deleted=True``), in the
+same one query per kind: a Task or Event a rep deletes (logged by mistake) goes to the recycle bin
+with ``IsDeleted = true`` and a new ``SystemModstamp``, so the window that follows the delete reads
+it once more, marked ``deleted``, and the step removes it from state; one restored from the recycle
+bin (``undelete``, SOAP or Apex) is read again with ``IsDeleted = false`` and counts again.
+``queryAll`` also returns archived activities (``IsArchived``): still real work, counted as before.
+Field history rows are never deleted: ``LeadHistory`` keeps ``query``.
+
 Every activity is dated by its ``CreatedDate`` (when Sales logged it). As in the back leg, the
 window has no upper bound: what is created while the step reads is read again by the next one,
 and the store keeps each activity once (by its Salesforce Id). A Task or Event whose Lead was
@@ -34,8 +42,8 @@ from syncd.core.ports import ActivityQuery, Page
 from syncd.core.records import parse_datetime
 from syncd.core.window import Window
 
-TASKS = "SELECT Id, WhoId, OwnerId, TaskSubtype, CreatedDate FROM Task WHERE Who.Type = 'Lead'"
-EVENTS = "SELECT Id, WhoId, OwnerId, CreatedDate FROM Event WHERE Who.Type = 'Lead'"
+TASKS = "SELECT Id, WhoId, OwnerId, TaskSubtype, CreatedDate, IsDeleted FROM Task WHERE Who.Type = 'Lead'"
+EVENTS = "SELECT Id, WhoId, OwnerId, CreatedDate, IsDeleted FROM Event WHERE Who.Type = 'Lead'"
 STATUS_CHANGES = ("SELECT Id, LeadId, OldValue, NewValue, CreatedDate, CreatedById FROM LeadHistory "
                   "WHERE Field = 'Status'")
 
@@ -81,14 +89,15 @@ def _task(row: dict[str, Any]) -> Activity | None:
     if at is None or not lead:
         return None
     return Activity(row["Id"], lead, ActivityKind.TASK, at, _text(row.get("TaskSubtype")),
-                    owner_id=row.get("OwnerId"))
+                    owner_id=row.get("OwnerId"), deleted=bool(row.get("IsDeleted")))
 
 
 def _event(row: dict[str, Any]) -> Activity | None:
     at, lead = _at(row), row.get("WhoId")
     if at is None or not lead:
         return None
-    return Activity(row["Id"], lead, ActivityKind.EVENT, at, owner_id=row.get("OwnerId"))
+    return Activity(row["Id"], lead, ActivityKind.EVENT, at, owner_id=row.get("OwnerId"),
+                    deleted=bool(row.get("IsDeleted")))
 
 
 def _status(row: dict[str, Any]) -> Activity | None:
@@ -109,11 +118,13 @@ class SalesforceActivities:
         return self.client.clock.skew
 
     def lead_activities(self, query: ActivityQuery, window: Window) -> Iterator[Page[Activity]]:
-        """Tasks, then Events, then status changes: each kind oldest first, each activity once."""
-        for soql, what, parse in ((task_soql(query, window), "read tasks on leads", _task),
-                                  (event_soql(query, window), "read events on leads", _event),
-                                  (status_soql(query, window), "read lead status history", _status)):
+        """Tasks, then Events (deleted ones too, marked), then status changes: each kind oldest
+        first, each activity once."""
+        for soql, what, parse, everything in (
+                (task_soql(query, window), "read tasks on leads", _task, True),
+                (event_soql(query, window), "read events on leads", _event, True),
+                (status_soql(query, window), "read lead status history", _status, False)):
             if soql is None:
                 continue
-            for rows, total in self.client.query_pages(soql, what):
+            for rows, total in self.client.query_pages(soql, what, include_deleted=everything):
                 yield Page([a for a in map(parse, rows) if a is not None], total)

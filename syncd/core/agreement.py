@@ -35,6 +35,7 @@ class Activity:
     subtype: str | None = None     # TaskSubtype, or the new Status for a status change
     old_status: str | None = None  # for a status change: the status before
     owner_id: str | None = None    # who did it (OwnerId / CreatedById), when known
+    deleted: bool = False          # in Salesforce's recycle bin (IsDeleted): it no longer counts
 
 
 class SlaState(StrEnum):

@@ -5,14 +5,18 @@ state, after the back leg. Talks only to ports (``ActivitySource``, ``LeadSink``
    the legs open theirs); the first run starts at the pipeline's first hand-over (nothing before it
    counts), and a pipeline that handed nothing over reads nothing.
 2. The ``ActivitySource`` reads Tasks, Events and status changes in the window (one query per kind,
-   2,000 rows a page); only those on Leads a link points at are kept.
+   2,000 rows a page; Tasks and Events through ``queryAll``, deleted ones too); only those on Leads
+   a link points at are kept. A deleted Task or Event (the recycle bin) removes its stored row: the
+   Lead's attempts and first contact are counted again without it (an alert already raised stays
+   raised: alerts are once per state).
 3. The owners of Leads whose owner was never read (open hand-overs the back leg does not read,
    nobody worked them yet) are read by Id through the ``LeadSink``, 200 a query, at most
    ``OWNER_READS`` Leads a run, newest hand-overs first.
 4. The names of owners never named, or named more than a day ago (a renamed User catches up), are
    read by Id through the ``LeadSink``: ``SELECT Id, Name FROM User WHERE Id IN (…200…)``, and the
    same ``FROM Group`` for queues (Ids ``00G…``): no call when every owner has a fresh name.
-5. Each page's activities are stored as it comes (upserts by Salesforce Id); the last page, the
+5. Each page's activities are stored as it comes (upserts by Salesforce Id, deletes of the deleted
+   ones, in one transaction a page); the last page, the
    owners, their names and the cursor go in one transaction, after every row before them: a crash or a failed
    call leaves the cursor where it was and the next run reads the window again, storing each
    activity once.
@@ -112,13 +116,16 @@ class TrackingStep:
             ACTIVITIES_CURSOR: source_time.cursor(cursor, window, _whole_seconds), **source_time.kept()})
 
     def _handed_over(self, activities: list[Activity], counts: Counter) -> list[Activity]:
-        """The activities on Leads a link points at (Sales' work on other Leads is not ours to measure)."""
+        """The activities on Leads a link points at (Sales' work on other Leads is not ours to measure),
+        deleted ones included: the store removes those."""
         counts["read"] += len(activities)
         linked = self.store.links_by_lead(self.pipeline, {a.lead_id for a in activities})
         kept = [a for a in activities if a.lead_id in linked]
-        counts["kept"] += len(kept)
+        live = [a for a in kept if not a.deleted]
+        counts["kept"] += len(live)
+        counts["deleted"] += len(kept) - len(live)
         counts["not_handed_over"] += len(activities) - len(kept)
-        counts.update(_KIND_COUNTS[a.kind] for a in kept)
+        counts.update(_KIND_COUNTS[a.kind] for a in live)
         return kept
 
     def _owners(self, counts: Counter) -> dict[str, tuple[str | None, str | None]]:

@@ -59,8 +59,8 @@ class RunResult:
         return {key: int(self.counts.get(key, 0)) for key in keys}
 
 
-ACTIVITIES_COUNTS = ("read", "tasks", "events", "status_changes", "kept", "not_handed_over", "owners_read",
-                     "owner_names_read")
+ACTIVITIES_COUNTS = ("read", "tasks", "events", "status_changes", "kept", "deleted", "not_handed_over",
+                     "owners_read", "owner_names_read")
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Tasks, Events and Lead field history in the Salesforce emulator, through the real SDK: Tasks and
 Events are created over REST (sObject Collections) on a Lead or a Contact (``WhoId`` is
 polymorphic, filtered with ``Who.Type``), ``TaskSubtype`` is set on create only, and a Lead's Status
-change writes a read-only ``LeadHistory`` row at the write's time, by its user."""
+change writes a read-only ``LeadHistory`` row at the write's time, by its user. A Task or Event
+deleted over REST goes to the recycle bin (``IsDeleted``, ``SystemModstamp`` moved): ``queryAll``
+sees it, ``query`` does not, and an undelete brings it back."""
 
 from __future__ import annotations
 
@@ -10,9 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.exceptions import (
+    SalesforceMalformedRequest,
+    SalesforceResourceNotFound,
+)
 
 from emulators.salesforce import SalesforceEmulator
+from emulators.salesforce.errors import SalesforceEmulatorError
+from emulators.salesforce.recycle_bin import undelete
 from tests.salesforce_org import ServedOrg, served_org
 
 UTC = dt.timezone.utc
@@ -93,3 +100,35 @@ def test_the_control_api_seeds_a_task_at_a_given_created_date(org) -> None:
     assert answer.status_code == 201
     row = sf.query(f"SELECT CreatedDate, TaskSubtype FROM Task WHERE Id = '{answer.json()['id']}'")["records"][0]
     assert (row["CreatedDate"], row["TaskSubtype"]) == ("2026-02-27T09:30:00.000+0000", "Call")
+
+
+def test_a_task_or_event_deleted_over_rest_goes_to_the_recycle_bin_seen_by_query_all_only(org) -> None:
+    emulator, sf, clock, _ = org
+    lead = emulator.insert("Lead", {"LastName": "Eve", "Company": "Acme"})
+    clock.now = START + dt.timedelta(hours=3)
+    call, demo = (a["id"] for a in _create(
+        sf, {"attributes": {"type": "Task"}, "WhoId": lead, "Subject": "Call", "TaskSubtype": "Call"},
+        {"attributes": {"type": "Event"}, "WhoId": lead, "Subject": "Demo",
+         "StartDateTime": "2026-03-02T10:00:00Z", "EndDateTime": "2026-03-02T11:00:00Z"}))
+    clock.now = START + dt.timedelta(hours=4)
+    assert sf.Task.delete(call) == 204 and sf.Event.delete(demo) == 204     # logged by mistake
+    soql = (f"SELECT Id, IsDeleted, SystemModstamp, CreatedDate FROM {{kind}} WHERE Who.Type = 'Lead' "
+            f"AND WhoId = '{lead}' AND SystemModstamp >= 2026-03-01T04:00:00Z")
+    for kind, rid in (("Task", call), ("Event", demo)):
+        assert sf.query(soql.format(kind=kind))["records"] == []             # query: live records only
+        [row] = sf.query_all(soql.format(kind=kind), include_deleted=True)["records"]
+        assert (row["Id"], row["IsDeleted"]) == (rid, True)
+        assert (row["SystemModstamp"], row["CreatedDate"]) == ("2026-03-01T04:00:00.000+0000",
+                                                               "2026-03-01T03:00:00.000+0000")
+        assert emulator.get(kind, rid) is None
+    with pytest.raises(SalesforceResourceNotFound):                           # deleted: not again
+        sf.Task.delete(call)
+    # Restored from the recycle bin (SOAP/Apex undelete, the UI): live again, SystemModstamp moved.
+    clock.now = START + dt.timedelta(hours=5)
+    with emulator.lock:
+        undelete(emulator.store, "Task", call)
+        with pytest.raises(SalesforceEmulatorError):                          # not in the recycle bin
+            undelete(emulator.store, "Task", call)
+    [row] = sf.query(soql.format(kind="Task"))["records"]
+    assert (row["Id"], row["IsDeleted"], row["SystemModstamp"]) == (call, False, "2026-03-01T05:00:00.000+0000")
+    clock.now = START
