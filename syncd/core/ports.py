@@ -194,7 +194,8 @@ class ActivitySource(Protocol):
 
     def lead_activities(self, query: ActivityQuery, window: Window) -> Iterator[Page[Activity]]:
         """Pages of activities on Leads recorded inside the window (Tasks and Events by WhoId,
-        status changes from the Lead's field history), oldest first; each activity once."""
+        status changes from the Lead's field history), oldest first; each activity once. A Task or
+        Event deleted in the window comes too, ``deleted`` (the store removes it)."""
         ...
 
     def server_skew(self) -> float | None:
