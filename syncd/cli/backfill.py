@@ -3,8 +3,6 @@ over, the API calls said first (``syncd.app.backfill`` composes; this only asks 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from contextlib import nullcontext
@@ -24,6 +22,7 @@ from syncd.cli import console
 from syncd.cli.common import (
     Exit,
     config_option,
+    csv_text,
     emit,
     fail,
     format_option,
@@ -210,7 +209,7 @@ class _Shown:
         table.add_row("rejected by the mapping", str(len(plan.rejections)))
         self._emit(table)
         if self.fmt == "csv":
-            click.echo(self._csv(), nl=False)
+            click.echo(csv_text(CSV_COLUMNS, self._rows()), nl=False)
         elif c.changes:
             self.console.print(self._leads_table())
 
@@ -219,13 +218,6 @@ class _Shown:
                  "new": ch.new, "compared": compared}
                 for change in self.changes
                 for ch, compared in [(x, True) for x in change.changes] + [(x, False) for x in change.also]]
-
-    def _csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self._rows())
-        return out.getvalue()
 
     def _leads_table(self) -> Table:
         leads = Table(title="Leads to write (old → new)", title_justify="left")
