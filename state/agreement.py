@@ -28,19 +28,17 @@ class Alert:
     task_id: str | None = None
 
 
-def raised(store: StateStore, pipeline: str) -> set[tuple[str, str]]:
-    """(hubspot_id, state) of every alert already raised for the pipeline."""
-    with store.session() as session:
-        return {(row.hubspot_id, row.state) for row in session.exec(
-            select(AgreementAlertRow).where(AgreementAlertRow.pipeline == pipeline))}
-
-
 def alerts(store: StateStore, pipeline: str) -> list[Alert]:
     """Every alert raised for the pipeline, oldest first (the demo shows them)."""
     with store.session() as session:
         rows = session.exec(select(AgreementAlertRow).where(AgreementAlertRow.pipeline == pipeline)
                             .order_by(AgreementAlertRow.raised_at, AgreementAlertRow.hubspot_id))
         return [Alert(row.hubspot_id, row.state, row.lead_id, row.task_id) for row in rows]
+
+
+def raised(store: StateStore, pipeline: str) -> set[tuple[str, str]]:
+    """(hubspot_id, state) of every alert already raised for the pipeline."""
+    return {(alert.hubspot_id, alert.state) for alert in alerts(store, pipeline)}
 
 
 def record_alerts(store: StateStore, pipeline: str, alerts: Sequence[Alert], now: dt.datetime | None = None) -> None:

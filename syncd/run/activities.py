@@ -36,8 +36,9 @@ from state.store import StateStore
 from syncd.core.agreement import Activity, ActivityKind
 from syncd.core.errors import SyncdError
 from syncd.core.ports import ActivityQuery, ActivitySource, LeadSink
-from syncd.core.window import Window, format_cursor
-from syncd.run.clock import SourceTime, skew_cursor
+from syncd.core.window import format_cursor
+from syncd.run.clock import SourceTime, skew_cursor, whole_seconds
+from syncd.run.leg import utcnow
 from syncd.run.result import ActivitiesResult
 
 log = structlog.get_logger("syncd.activities")
@@ -47,15 +48,6 @@ OWNER_READS = 2_000                            # Lead owners read a run at most:
 NAME_MAX_AGE = dt.timedelta(days=1)            # an owner's name is re-read at most once a day
 QUEUE_PREFIX = "00G"                           # a Lead owned by a queue: a Group, not a User
 _KIND_COUNTS = {ActivityKind.TASK: "tasks", ActivityKind.EVENT: "events", ActivityKind.STATUS: "status_changes"}
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _whole_seconds(window: Window) -> Window:
-    """SOQL datetime literals carry whole seconds: advance the cursor to exactly what was asked."""
-    return Window(window.start, window.end.replace(microsecond=0))
 
 
 @dataclass
@@ -103,7 +95,7 @@ class TrackingStep:
             cursor = format_cursor(first)
         source_time = SourceTime("salesforce", self.source.server_skew,
                                  self.store.get_cursor(self.pipeline, skew_cursor("salesforce")), self.clock())
-        window = _whole_seconds(source_time.window(cursor, self.lookback))
+        window = whole_seconds(source_time.window(cursor, self.lookback))
         result.window = window
         pending: list[Activity] = []
         for page in self.source.lead_activities(self.query, window):
@@ -113,7 +105,7 @@ class TrackingStep:
         owners = self._owners(result.counts)
         names = self._names([owner for owner, _ in owners.values() if owner], result.counts)
         self.store.commit_activities(self.pipeline, activities=pending, owners=owners, owner_names=names, cursors={
-            ACTIVITIES_CURSOR: source_time.cursor(cursor, window, _whole_seconds), **source_time.kept()})
+            ACTIVITIES_CURSOR: source_time.cursor(cursor, window, whole_seconds), **source_time.kept()})
 
     def _handed_over(self, activities: list[Activity], counts: Counter) -> list[Activity]:
         """The activities on Leads a link points at (Sales' work on other Leads is not ours to measure),

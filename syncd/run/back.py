@@ -37,6 +37,7 @@ from syncd.plan import feedback as planner
 from syncd.plan.feedback import ContactUpdate, FeedbackCommit, FeedbackFacts
 from syncd.plan import lead_moves
 from syncd.plan.hubspot_properties import check
+from syncd.run.clock import whole_seconds
 from syncd.run.leg import Prepared, Written
 
 log = structlog.get_logger("syncd.feedback")
@@ -90,9 +91,7 @@ class BackLeg:
         return {"salesforce": math.ceil(total / 2000) + 1, "hubspot": 2 * math.ceil(total / 100)}
 
     def window(self, window: Window) -> Window:
-        """SOQL datetime literals carry whole seconds (format_soql drops the fraction): query and
-        advance the cursor to exactly what was asked, so nothing falls into the dropped fraction."""
-        return Window(window.start, window.end.replace(microsecond=0))
+        return whole_seconds(window)
 
     def rejected_ids(self, retryable_only: bool) -> list[str]:
         return self.outcomes.rejected_ids(self.pipeline, retryable_only=retryable_only)

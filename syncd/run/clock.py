@@ -23,6 +23,12 @@ log = structlog.get_logger("syncd.run")
 SKEW_WARNING_SECONDS = 30.0
 
 
+def whole_seconds(window: Window) -> Window:
+    """SOQL datetime literals carry whole seconds (format_soql drops the fraction): query and
+    advance the cursor to exactly what was asked, so nothing falls into the dropped fraction."""
+    return Window(window.start, window.end.replace(microsecond=0))
+
+
 def skew_cursor(system: str) -> str:
     """The state row holding a source's last measured skew."""
     return f"clock.{system}.skew_seconds"
