@@ -30,7 +30,7 @@ Every literal goes through ``simple_salesforce.format_soql``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from simple_salesforce import format_soql
@@ -84,20 +84,15 @@ def _at(row: dict[str, Any]) -> dt.datetime | None:
     return parse_datetime(row.get("CreatedDate"))
 
 
-def _task(row: dict[str, Any]) -> Activity | None:
-    at, lead = _at(row), row.get("WhoId")
-    if at is None or not lead:
-        return None
-    return Activity(row["Id"], lead, ActivityKind.TASK, at, _text(row.get("TaskSubtype")),
-                    owner_id=row.get("OwnerId"), deleted=bool(row.get("IsDeleted")))
-
-
-def _event(row: dict[str, Any]) -> Activity | None:
-    at, lead = _at(row), row.get("WhoId")
-    if at is None or not lead:
-        return None
-    return Activity(row["Id"], lead, ActivityKind.EVENT, at, owner_id=row.get("OwnerId"),
-                    deleted=bool(row.get("IsDeleted")))
+def _on_lead(kind: ActivityKind) -> Callable[[dict[str, Any]], Activity | None]:
+    """A Task or an Event row (``WhoId`` the Lead; an Event has no subtype), deleted ones marked."""
+    def parse(row: dict[str, Any]) -> Activity | None:
+        at, lead = _at(row), row.get("WhoId")
+        if at is None or not lead:
+            return None
+        return Activity(row["Id"], lead, kind, at, _text(row.get("TaskSubtype")), owner_id=row.get("OwnerId"),
+                        deleted=bool(row.get("IsDeleted")))
+    return parse
 
 
 def _status(row: dict[str, Any]) -> Activity | None:
@@ -121,8 +116,8 @@ class SalesforceActivities:
         """Tasks, then Events (deleted ones too, marked), then status changes: each kind oldest
         first, each activity once."""
         for soql, what, parse, everything in (
-                (task_soql(query, window), "read tasks on leads", _task, True),
-                (event_soql(query, window), "read events on leads", _event, True),
+                (task_soql(query, window), "read tasks on leads", _on_lead(ActivityKind.TASK), True),
+                (event_soql(query, window), "read events on leads", _on_lead(ActivityKind.EVENT), True),
                 (status_soql(query, window), "read lead status history", _status, False)):
             if soql is None:
                 continue
